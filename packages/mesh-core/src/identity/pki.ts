@@ -17,7 +17,6 @@ x509.cryptoProvider.set(webcrypto as never);
 
 /** WebCrypto key types from Node's module (the DOM lib is deliberately not loaded). */
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 export type { CryptoKey };
 
 const EC_ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
