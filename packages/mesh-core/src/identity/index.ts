@@ -16,3 +16,5 @@ export {
   issuedChain,
 } from './pki.js';
 export type { CryptoKey, KeyPair, ParsedCsr, CertificateInfo, IssueOptions, CaMaterial, WorkloadCertificate } from './pki.js';
+export { StaticCertificateSource } from './source.js';
+export type { CertificateSource } from './source.js';
