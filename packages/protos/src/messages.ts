@@ -71,7 +71,7 @@ export class MessageCodec<T extends object> {
   /** Encodes a plain object; throws with the offending field when it does not fit the schema. */
   encode(value: T): Buffer {
     // fromObject maps enum names to numbers; verify then checks the result against the schema.
-    const message = this.type.fromObject(value as Record<string, unknown>);
+    const message = this.type.fromObject(value);
     const problem = this.type.verify(message);
     if (problem) throw new ProtoDecodeError(this.type.fullName.slice(1), `invalid value: ${problem}`);
     return Buffer.from(this.type.encode(message).finish());
