@@ -1,0 +1,37 @@
+/**
+ * The seam between the model (Kubernetes-style YAML → Istio's ambient resources) and what serves it
+ * (delta xDS, the CA's node authorization, config_dump). The model publishes one immutable snapshot per
+ * input change; servers diff consecutive snapshots to push only what changed.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Address, Authorization } from '@ambit/protos';
+
+export interface MeshSnapshot {
+  /** Increases by one with every snapshot published. */
+  readonly version: number;
+  /** xDS `istio.workload.Address` resources by resource name: a workload's uid, or `namespace/hostname` for a service. */
+  readonly addresses: ReadonlyMap<string, Address>;
+  /** xDS `istio.security.Authorization` resources by resource name `namespace/name`. */
+  readonly authorizations: ReadonlyMap<string, Authorization>;
+  /**
+   * Workload identity URIs (`spiffe://…`) of the enrolled pods on each node, by node name: the CA lets a
+   * node's ztunnel impersonate exactly these (istiod's node authorizer).
+   */
+  readonly identitiesByNode: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Problems found in the input, each with file, document index and field path; the rest still serves. */
+  readonly diagnostics: readonly InputDiagnostic[];
+}
+
+export interface InputDiagnostic {
+  readonly file: string;
+  /** Index of the YAML document in its file, from 0. */
+  readonly document: number;
+  /** Dotted field path inside the document, e.g. `spec.ports[0].targetPort`; empty for the whole document. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Publishes snapshots: `current` is always the latest; `'snapshot'` fires with each new one. */
+export interface SnapshotSource extends EventEmitter<{ snapshot: [MeshSnapshot] }> {
+  readonly current: MeshSnapshot;
+}
