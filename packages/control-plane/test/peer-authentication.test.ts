@@ -164,3 +164,12 @@ test('the root namespace is an option', (t) => {
   t.deepEqual(policiesOf(mesh, 'web'), ['mesh-root/istio_converted_static_strict']);
   t.deepEqual([...mesh.authorizations.keys()], ['mesh-root/istio_converted_static_strict']);
 });
+
+test('a selector without labels makes the policy namespace-wide, with a warning', (t) => {
+  const mesh = meshFrom(yamlDocs(pa('default', 'app', `  selector: {matchLabels: {}}\n${mode('STRICT')}`), pod('web', 'app', '10.0.0.1')));
+  t.deepEqual(policiesOf(mesh, 'web'), [STATIC]);
+  t.deepEqual(
+    mesh.diagnostics.map((d) => [d.path, d.severity, d.message]),
+    [['spec.selector', 'warning', 'selects no labels, so the policy is namespace-wide (omit the selector to say so)']],
+  );
+});

@@ -3,7 +3,9 @@
  * conversion for ambient:
  *
  * - scope: WORKLOAD_SELECTOR with a selector (the policy is then named in the selected workloads'
- *   `authorization_policies`), NAMESPACE without one, GLOBAL without one in the root namespace;
+ *   `authorization_policies`), NAMESPACE without one, GLOBAL without one in the root namespace. A selector
+ *   without labels selects every workload of the namespace, as Istio documents it (istiod's ambient index
+ *   happens to attach such a policy to no workload, which would leave it unenforced);
  * - policies with `targetRefs` belong to waypoints and are not sent; AUDIT and CUSTOM are not supported
  *   by ztunnel and are reported and skipped;
  * - each policy rule becomes one Rule whose Clauses are ANDed: one clause holding a Match per `to`

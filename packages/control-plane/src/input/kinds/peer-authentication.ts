@@ -22,7 +22,12 @@ export const peerAuthenticationDecoder: KindDecoder<PeerAuthenticationObject> = 
     const selectorField = spec.child('selector');
     selectorField.object();
     selectorField.onlyKeys(['matchLabels']);
-    const selector = selectorField.present ? (decodeMatchLabels(selectorField.child('matchLabels')) ?? {}) : undefined;
+    let selector = selectorField.present ? (decodeMatchLabels(selectorField.child('matchLabels')) ?? {}) : undefined;
+    if (selector !== undefined && Object.keys(selector).length === 0) {
+      // istiod treats a selector without labels as no selector at all.
+      selectorField.warn('selects no labels, so the policy is namespace-wide (omit the selector to say so)');
+      selector = undefined;
+    }
     const mtls = spec.child('mtls');
     mtls.object();
     mtls.onlyKeys(['mode']);
