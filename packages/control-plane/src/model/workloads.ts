@@ -40,7 +40,16 @@ export function buildWorkloads(ctx: ModelContext, inputs: WorkloadInputs): Built
   const addresses = new Map<string, Address>();
   const identitiesByNode = new Map<string, Set<string>>();
   const ipOwners = new Map<string, PodObject>();
-  const selectorPolicies = inputs.policies.filter((p) => p.authorization.scope === 'WORKLOAD_SELECTOR');
+  // Indexed by namespace: a pod only ever looks at its own namespace's (and the root namespace's) objects.
+  const policiesByNamespace = groupBy(
+    inputs.policies.filter((p) => p.authorization.scope === 'WORKLOAD_SELECTOR'),
+    (p) => p.object.metadata.namespace,
+  );
+  const servicesByNamespace = groupBy(
+    inputs.services.filter((s) => s.object.selector !== undefined),
+    (s) => s.object.metadata.namespace,
+  );
+  const root = ctx.options.rootNamespace;
 
   for (const pod of ctx.pods) {
     if ((pod.phase !== 'Running' && pod.phase !== 'Pending') || pod.hostNetwork || pod.podIPs.length === 0) continue;
@@ -62,10 +71,11 @@ export function buildWorkloads(ctx: ModelContext, inputs: WorkloadInputs): Built
     const nativeTunnel = labels[TUNNEL_LABEL] === 'http';
     const captured = isCaptured(ctx, pod) && !waypointInstance && !nativeTunnel;
     const waypoint = inputs.waypoints.forWorkload(pod);
-    const services = servicesOf(ctx, pod, inputs.services);
+    const services = servicesOf(ctx, pod, servicesByNamespace.get(namespace) ?? []);
+    const candidates = [...(policiesByNamespace.get(namespace) ?? []), ...(namespace !== root ? (policiesByNamespace.get(root) ?? []) : [])];
     const policies = [
-      ...selectorPolicies
-        .filter((p) => (p.object.metadata.namespace === namespace || p.object.metadata.namespace === ctx.options.rootNamespace) && selects(p.object.selector ?? {}, labels))
+      ...candidates
+        .filter((p) => selects(p.object.selector ?? {}, labels))
         .map((p) => p.resourceName)
         .sort(),
       ...inputs.peerAuthentications.policyNamesFor(pod),
@@ -124,12 +134,11 @@ function dataplaneMode(ctx: ModelContext, object: InputObject): 'ambient' | 'non
   return undefined;
 }
 
-/** The pod's entry in every selecting Service of its namespace, with named target ports resolved. */
+/** The pod's entry in every selecting Service (of its namespace, with a selector), named target ports resolved. */
 function servicesOf(ctx: ModelContext, pod: PodObject, services: readonly ServiceInfo[]): Record<string, PortList> {
   const out: Record<string, PortList> = {};
   for (const info of services) {
-    const { selector, metadata } = info.object;
-    if (metadata.namespace !== pod.metadata.namespace || selector === undefined || !selects(selector, pod.metadata.labels)) continue;
+    if (!selects(info.object.selector ?? {}, pod.metadata.labels)) continue;
     const ports: Port[] = [];
     info.object.ports.forEach((port, index) => {
       if (typeof port.targetPort === 'number') {
@@ -186,4 +195,15 @@ function localityOf(ctx: ModelContext, pod: PodObject): Locality | undefined {
   const subzone = labels['topology.istio.io/subzone'] ?? '';
   if (region === '' && zone === '' && subzone === '') return undefined;
   return { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(subzone ? { subzone } : {}) };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [item]);
+    else list.push(item);
+  }
+  return out;
 }
