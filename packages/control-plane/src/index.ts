@@ -7,6 +7,8 @@ export { computeMesh } from './model/compute.js';
 export type { MeshContent } from './model/compute.js';
 export { STATIC_STRICT_POLICY_NAME, CONVERTED_PEER_AUTHENTICATION_PREFIX } from './model/peer-authentication.js';
 export { InputLoader, InputError, listInputFiles } from './input/loader.js';
+export type { InputLoaderOptions } from './input/loader.js';
+export type { Timers } from './input/watcher.js';
 export type { InputSet } from './input/input-set.js';
 export { KindRegistry } from './input/registry.js';
 export type { KindDecoder, DecodeContext } from './input/registry.js';

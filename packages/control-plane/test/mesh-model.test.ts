@@ -225,6 +225,20 @@ test.serial('destroy() stops watching at once', async (t) => {
   t.pass();
 });
 
+test('watching an input that was removed since the load fails with InputError, and can be retried', async (t) => {
+  const dir = await copyOfRealistic(t);
+  const model = await open(t, dir);
+  await rm(dir, { recursive: true });
+  const err = await t.throwsAsync(model.watch(), { instanceOf: InputError });
+  t.is(err.code, 'CP_INPUT_NOT_FOUND');
+  t.regex(err.message, /^cannot watch input path .*: ENOENT/);
+  await cp(path.join(FIXTURES, 'realistic'), dir, { recursive: true });
+  await model.watch();
+  const next = nextSnapshot(model);
+  await edit(path.join(dir, 'demo/workloads.yaml'), 'podIP: 10.244.1.10', 'podIP: 10.244.1.98');
+  t.deepEqual((await next).addresses.get(SLEEP)?.workload?.addresses, [ip('10.244.1.98')]);
+});
+
 test('loading a missing path fails with InputError', async (t) => {
   const err = await t.throwsAsync(MeshModel.load(path.join(FIXTURES, 'does-not-exist')), { instanceOf: InputError });
   t.is(err.code, 'CP_INPUT_NOT_FOUND');

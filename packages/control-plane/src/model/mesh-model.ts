@@ -7,7 +7,7 @@ import { MeshError } from '@ambit/mesh-core/errors';
 import { Identity } from '@ambit/mesh-core/identity';
 import { silentLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { defaultRegistry } from '../input/kinds/index.js';
-import { InputLoader } from '../input/loader.js';
+import { InputError, InputLoader } from '../input/loader.js';
 import { checkDns1123Label, checkDns1123Subdomain } from '../input/names.js';
 import type { KindRegistry } from '../input/registry.js';
 import { InputWatcher, type Timers } from '../input/watcher.js';
@@ -91,7 +91,10 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
     return run;
   }
 
-  /** Starts watching the input; changes are re-read after `debounceMs` of quiet. Idempotent. */
+  /**
+   * Starts watching the input; changes are re-read after `debounceMs` of quiet. Idempotent. Throws
+   * `InputError` when the input path cannot be watched (e.g. it was removed since the load).
+   */
   async watch(): Promise<void> {
     if (this.#closed || this.#watcher !== undefined) return;
     const watcher = new InputWatcher(this.inputPath, () => this.#onInputChanged(), {
@@ -100,7 +103,19 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
       onError: (error) => this.#logger.warn({ err: error, path: this.inputPath }, 'watching the input failed; changes may be missed'),
     });
     this.#watcher = watcher;
-    await watcher.start();
+    try {
+      await watcher.start();
+    } catch (cause) {
+      watcher.close();
+      if (this.#watcher === watcher) this.#watcher = undefined;
+      const notFound = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new InputError(
+        notFound ? 'CP_INPUT_NOT_FOUND' : 'CP_INPUT_UNREADABLE',
+        this.inputPath,
+        `cannot watch input path ${this.inputPath}: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
   }
 
   /** Stops watching and waits for a reload in progress. No snapshot is published afterwards. */
