@@ -1,7 +1,8 @@
 /**
  * The kinds the input understands, each a decoder from a validated document to a typed object. Adding a
- * kind means writing one decoder in `kinds/` and registering it in `defaultRegistry()`: the loader,
- * duplicate detection and diagnostics need no change.
+ * kind means: its typed object in `objects.ts` (a member of `InputObject`), one decoder in `kinds/`, and
+ * a line in `defaultRegistry()`. The loader, duplicate detection, last-valid handling and diagnostics need
+ * no change; the model's exhaustive switch over `InputObject` (`ModelContext`) points at where to index it.
  */
 import type { Field } from './field.js';
 import type { InputObject, ObjectMeta, SourceRef } from './objects.js';
