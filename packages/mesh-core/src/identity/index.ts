@@ -38,3 +38,5 @@ export {
   DEFAULT_MAX_CERT_TTL_SECONDS,
 } from './ca-server.js';
 export type { CertificateAuthorityOptions, CaRequestErrorCode } from './ca-server.js';
+export { CaClient, CaClientError, readTokenFile, DEFAULT_CLUSTER_ID } from './ca-client.js';
+export type { CaClientOptions, CaClientErrorCode, CreateCertificateOptions } from './ca-client.js';
