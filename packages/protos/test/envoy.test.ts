@@ -127,5 +127,5 @@ test('unknown types are named in a precise error', (t) => {
   t.is(a.code, 'PROTO_ERR_UNKNOWN_TYPE');
   t.throws(() => envoyCodec('nosuch.pkg.v1.Thing'), { instanceOf: UnknownProtoTypeError });
   t.throws(() => envoyCodec('not a name'), { instanceOf: UnknownProtoTypeError, message: /not a fully qualified/ });
-  t.throws(() => unpackAny({ value: Buffer.alloc(0) }), { instanceOf: UnknownProtoTypeError, message: /no type_url/ });
+  t.throws(() => unpackAny<object>({ value: Buffer.alloc(0) }), { instanceOf: UnknownProtoTypeError, message: /no type_url/ });
 });
