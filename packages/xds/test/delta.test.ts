@@ -221,6 +221,6 @@ test('10,000 resources in one response are applied as one batch', async (t) => {
   t.is(addresses.batches[0]!.upserts.length, 10_000);
   t.is(addresses.state.size, 10_000);
   t.is(client.status().types.find((s) => s.typeUrl === ADDR)!.resourceCount, 10_000);
-  const w = addresses.state.get('c/w9999')!.resource as Address;
+  const w = addresses.state.get('c/w9999')!.resource;
   t.deepEqual(w.workload?.addresses, [Buffer.from([10, 1, 39, 15])]);
 });

@@ -190,8 +190,8 @@ export class TestAdsServer extends EventEmitter<{ request: [RecordedRequest] }> 
       this.requests.push(recorded);
       this.emit('request', recorded);
       if (!this.#live.has(stream)) return;
-      if (kind === 'delta') this.#onDelta(stream, request as DeltaDiscoveryRequest);
-      else this.#onSotw(stream, request as DiscoveryRequest);
+      if (kind === 'delta') this.#onDelta(stream, request);
+      else this.#onSotw(stream, request);
     });
     call.on('end', () => {
       this.#live.delete(stream);
