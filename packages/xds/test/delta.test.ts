@@ -1,5 +1,5 @@
 import test from 'ava';
-import { addressCodec, adsServiceDefinition, type Address } from '@ambit/protos';
+import { addressCodec, adsServiceDefinition } from '@ambit/protos';
 import { INVALID_ARGUMENT, type AckEvent, type NackEvent } from '../src/index.js';
 import { ADDR, AUTHZ, NODE_ID, bothSettled, meshClient, startServer } from './support/harness.js';
 import { policy, waitFor, waitUntil, workload } from './support/fixtures.js';
