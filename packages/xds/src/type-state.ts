@@ -125,8 +125,14 @@ export class TypeState<T> {
       }
       const result = this.#decode(item.bytes, name ?? '');
       if (!result.ok) {
-        rejections.push({ name: name ?? `resources[${item.index}]`, reason: result.reason });
-        if (name === undefined) anonymousRejection = true;
+        if (name === undefined && result.name) {
+          // Named by the decoder (state of the world): its held value is kept, not inferred removed.
+          if (seen.has(result.name)) duplicates.add(result.name);
+          seen.add(result.name);
+        } else if (name === undefined) {
+          anonymousRejection = true;
+        }
+        rejections.push({ name: name ?? result.name ?? `resources[${item.index}]`, reason: result.reason });
         continue;
       }
       if (name === undefined) {
