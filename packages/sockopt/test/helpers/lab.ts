@@ -76,7 +76,9 @@ export class Lab {
   static create(t: ExecutionContext): Lab {
     const lab = new Lab();
     mkdirSync(STATE_DIR, { recursive: true });
-    writeFileSync(lab.#stateFile, JSON.stringify({ prefix: lab.run, owner: process.pid, namespaces: [] }));
+    // The testbed's run record (packages/testbed/src/state.ts); 'wx' so two runs never share a name.
+    const record = { version: 1, prefix: lab.run, owner: { pid: process.pid }, createdAt: new Date().toISOString() };
+    writeFileSync(lab.#stateFile, JSON.stringify(record), { flag: 'wx' });
     t.teardown(() => lab.destroy());
     return lab;
   }
