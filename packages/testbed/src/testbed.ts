@@ -179,9 +179,9 @@ export class Testbed {
   }
 
   /** Runs a command to completion inside a pod's, node's or namespace's network namespace. */
-  exec(target: string, cmd: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<CommandResult> {
+  async exec(target: string, cmd: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<CommandResult> {
     this.#checkAlive();
-    return run('ip', ['netns', 'exec', this.namespaceOf(target), cmd, ...args], options);
+    return await run('ip', ['netns', 'exec', this.namespaceOf(target), cmd, ...args], options);
   }
 
   /**

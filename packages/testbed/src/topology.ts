@@ -114,7 +114,10 @@ function readNodes(objects: readonly Located[], taken: Map<number, string>, prob
       problems.push(`${where}: metadata.name: a Node needs a name`);
       return;
     }
-    if (seen.has(name)) problems.push(`${where}: metadata.name: a second Node named ${name}`);
+    if (seen.has(name)) {
+      problems.push(`${where}: metadata.name: a second Node named ${name}`);
+      return;
+    }
     seen.add(name);
     const draft: { name: string; ip?: number; cidr?: Cidr } = { name };
     const addresses = field(object, ['status', 'addresses']);
