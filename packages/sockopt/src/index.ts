@@ -93,8 +93,8 @@ export function getOriginalDst(fd: number): OriginalDst {
 /**
  * A TCP socket with IP_TRANSPARENT and IP_FREEBIND, bound to `bindIp:bindPort` (port 0 picks one), which need
  * not be an address of this host: `new net.Socket({ fd }).connect({ host, port })` then dials with that source.
- * Replies reach it only if they are routed to this host and delivered locally (the `socket transparent` mark
- * plus a `local` route, see the package README in the report).
+ * Replies reach it only if they are routed to this host and delivered locally: mark them in prerouting with
+ * nft `socket transparent 1 meta mark set <m>` and route marks to `local 0.0.0.0/0 dev lo` (`ip rule fwmark <m>`).
  */
 export function transparentSocket(family: IpFamily, bindIp: string, bindPort: number): number {
   checkIp(bindIp, family);

@@ -5,7 +5,7 @@
  *   node ns:    eth0 = <node IP>/32 on the bridge; a /32 route to every other node and a route to each other
  *               node's pod CIDR via that node (plus /32s for pods outside their node's CIDR); veth<j> per pod
  *               with a /32 route to the pod; ip_forward on, rp_filter off (TPROXY and spoofed sources need it)
- *   pod ns:     eth0 = <pod IP>/32, default route via its node's IP (on-link)
+ *   pod ns:     eth0 = <pod IP>/32, default route via its node's IP (on-link); rp_filter off (for in-pod capture)
  *
  * /32 addresses with explicit routes work for whatever addresses the YAML gives, with no shared subnet needed.
  */
@@ -35,13 +35,7 @@ export async function buildNetwork(prefix: string, topology: Topology, created: 
 async function buildNode(prefix: string, node: NodeSpec, fabric: string, created: NamespaceSink, logger: Logger): Promise<void> {
   const ns = names.node(prefix, node.index);
   await addNamespace(ns, created, logger);
-  // Before any interface exists, so each new one inherits rp_filter=0 from `default`.
-  await run('ip', [
-    'netns', 'exec', ns, 'sysctl', '-qw',
-    'net.ipv4.ip_forward=1',
-    'net.ipv4.conf.all.rp_filter=0',
-    'net.ipv4.conf.default.rp_filter=0',
-  ]);
+  await sysctl(ns, 'net.ipv4.ip_forward=1', ...NO_RP_FILTER);
   const port = names.fabricPort(node.index);
   await ip(logger, fabric, 'link', 'add', port, 'type', 'veth', 'peer', 'name', names.uplink, 'netns', ns);
   await ip(logger, fabric, 'link', 'set', port, 'master', names.bridge, 'up');
@@ -68,12 +62,24 @@ async function buildPod(prefix: string, pod: PodSpec, node: NodeSpec, created: N
   const nodeNs = names.node(prefix, node.index);
   const veth = names.podInterface(pod.index);
   await addNamespace(ns, created, logger);
+  await sysctl(ns, ...NO_RP_FILTER);
   await ip(logger, nodeNs, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', names.uplink, 'netns', ns);
   await ip(logger, ns, 'addr', 'add', `${pod.ip}/32`, 'dev', names.uplink);
   await ip(logger, ns, 'link', 'set', names.uplink, 'up');
   await ip(logger, ns, 'route', 'add', 'default', 'via', node.ip, 'dev', names.uplink, 'onlink');
   await ip(logger, nodeNs, 'link', 'set', veth, 'up');
   await ip(logger, nodeNs, 'route', 'add', `${pod.ip}/32`, 'dev', veth);
+}
+
+/**
+ * Set before any interface exists, so each new one inherits 0 from `default`. New namespaces copy IPv4
+ * settings from the host's, which may filter (systemd sets 2); TPROXY and spoofed sources need it off, and
+ * off everywhere keeps the testbed the same on every machine.
+ */
+const NO_RP_FILTER = ['net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'];
+
+async function sysctl(ns: string, ...settings: string[]): Promise<void> {
+  await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
 }
 
 async function addNamespace(ns: string, created: NamespaceSink, logger: Logger): Promise<void> {

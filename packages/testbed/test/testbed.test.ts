@@ -81,6 +81,8 @@ rootTest('namespaces are wired as documented and the root namespace gets no link
   t.regex(routes, /^10\.244\.0\.10 dev veth0/m);
   t.regex(routes, /^10\.244\.0\.11 dev veth1/m);
   t.regex((await c.exec('client', 'ip', ['route'])).stdout, /^default via 10\.244\.255\.1 dev eth0 onlink/m);
+  const podSysctls = await c.exec('client', 'sysctl', ['-n', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.eth0.rp_filter']);
+  t.deepEqual(podSysctls.stdout.trim().split('\n'), ['0', '0']);
 });
 
 rootTest('objects work as input; a host-network pod lives in its node namespace; off-CIDR pods are routed', async (t) => {
