@@ -4,11 +4,14 @@
  * and then deletes it; the veths and the bridge go with their namespaces. Synchronous on purpose: it also runs
  * from process 'exit' handlers.
  */
+import { readdirSync } from 'node:fs';
 import { TestbedError } from './errors.js';
 import { runOfNamespace, NS_PREFIX } from './names.js';
 import { runSync } from './shell.js';
 import { listRecords, ownerAlive, removeRecord } from './state.js';
 import type { RunRecord } from './state.js';
+
+const NETNS_DIR = '/run/netns';
 
 /**
  * - `live`: its owner process runs (a test, a tool); `down` leaves it unless named or `--all`;
@@ -26,12 +29,18 @@ export interface RunStatus {
   readonly namespaces: readonly string[];
 }
 
-/** The names in `ip netns list` that this package (or the sockopt tests) made. */
+/**
+ * The named namespaces this package (or the sockopt tests) made: the entries of /run/netns, which is what
+ * `ip netns list` reads too (without asking the kernel for ids, which races with concurrent deletions).
+ */
 export function listNamespaces(): string[] {
-  return runSync('ip', ['netns', 'list'])
-    .split('\n')
-    .map((line) => line.split(' ')[0] ?? '')
-    .filter((name) => name.startsWith(NS_PREFIX) && runOfNamespace(name) !== undefined);
+  let entries: string[];
+  try {
+    entries = readdirSync(NETNS_DIR);
+  } catch {
+    return []; // no namespace was ever named on this boot
+  }
+  return entries.filter((name) => name.startsWith(NS_PREFIX) && runOfNamespace(name) !== undefined);
 }
 
 /** Every run on this machine: those with a record and those with only namespaces. */

@@ -23,11 +23,12 @@ async function crashing(t: ExecutionContext, mode: string): Promise<{ prefix: st
   const prefix = prefixFor('crash');
   // Whatever happens, nothing of this run may outlive the test.
   t.teardown(() => void down(DEFAULT_STATE_DIR, { prefixes: [prefix] }));
-  const child = spawn(process.execPath, [CRASH, prefix, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CRASH, prefix, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));
   const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
   t.deepEqual(JSON.parse(line), { event: 'ready', prefix });
   t.is(runNamespaces(prefix).length, 6);
+  child.stdin.end('go\n');
   return { prefix, child };
 }
 

@@ -15,9 +15,9 @@ export async function cluster(t: ExecutionContext, input: string | readonly unkn
   return created;
 }
 
-/** The run's entries in `ip netns list`. */
+/** The run's entries in `ip netns list` (whose complaints about namespaces other runs delete meanwhile are dropped). */
 export function runNamespaces(prefix: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
     .filter((ns) => ns.startsWith(`ambit-${prefix}-`));
@@ -29,7 +29,7 @@ export function hasRecord(prefix: string): boolean {
 
 /** Interface names in the root namespace, which the testbed must leave alone. */
 export function rootLinks(): string[] {
-  return execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+  return execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
     .split('\n')
     .filter(Boolean)
     .map((line) => line.split(': ')[1] ?? '')
