@@ -15,26 +15,27 @@ import { run } from './shell.js';
 import type { NodeSpec, PodSpec, Topology } from './topology.js';
 import { outsideNodeCidr } from './topology.js';
 
-/** Records each namespace the moment it exists, so a failure halfway still tears it down. */
-export type NamespaceSink = (ns: string) => void;
-
-export async function buildNetwork(prefix: string, topology: Topology, created: NamespaceSink, logger: Logger): Promise<void> {
+/**
+ * Builds everything in order; on failure the caller removes the run by its prefix, which finds every namespace
+ * made so far.
+ */
+export async function buildNetwork(prefix: string, topology: Topology, logger: Logger): Promise<void> {
   const fabric = names.fabric(prefix);
-  await addNamespace(fabric, created, logger);
+  await addNamespace(fabric, logger);
   await ip(logger, fabric, 'link', 'add', names.bridge, 'type', 'bridge');
   await ip(logger, fabric, 'link', 'set', names.bridge, 'up');
 
-  for (const node of topology.nodes) await buildNode(prefix, node, fabric, created, logger);
+  for (const node of topology.nodes) await buildNode(prefix, node, fabric, logger);
   for (const node of topology.nodes) await routeToOtherNodes(prefix, node, topology, logger);
   for (const pod of topology.pods) {
     const node = topology.nodes.find((n) => n.name === pod.node)!;
-    if (!pod.hostNetwork) await buildPod(prefix, pod, node, created, logger);
+    if (!pod.hostNetwork) await buildPod(prefix, pod, node, logger);
   }
 }
 
-async function buildNode(prefix: string, node: NodeSpec, fabric: string, created: NamespaceSink, logger: Logger): Promise<void> {
+async function buildNode(prefix: string, node: NodeSpec, fabric: string, logger: Logger): Promise<void> {
   const ns = names.node(prefix, node.index);
-  await addNamespace(ns, created, logger);
+  await addNamespace(ns, logger);
   await sysctl(ns, 'net.ipv4.ip_forward=1', ...NO_RP_FILTER);
   const port = names.fabricPort(node.index);
   await ip(logger, fabric, 'link', 'add', port, 'type', 'veth', 'peer', 'name', names.uplink, 'netns', ns);
@@ -57,11 +58,11 @@ async function routeToOtherNodes(prefix: string, node: NodeSpec, topology: Topol
   }
 }
 
-async function buildPod(prefix: string, pod: PodSpec, node: NodeSpec, created: NamespaceSink, logger: Logger): Promise<void> {
+async function buildPod(prefix: string, pod: PodSpec, node: NodeSpec, logger: Logger): Promise<void> {
   const ns = names.pod(prefix, pod.index);
   const nodeNs = names.node(prefix, node.index);
   const veth = names.podInterface(pod.index);
-  await addNamespace(ns, created, logger);
+  await addNamespace(ns, logger);
   await sysctl(ns, ...NO_RP_FILTER);
   await ip(logger, nodeNs, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', names.uplink, 'netns', ns);
   await ip(logger, ns, 'addr', 'add', `${pod.ip}/32`, 'dev', names.uplink);
@@ -82,10 +83,9 @@ async function sysctl(ns: string, ...settings: string[]): Promise<void> {
   await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
 }
 
-async function addNamespace(ns: string, created: NamespaceSink, logger: Logger): Promise<void> {
+async function addNamespace(ns: string, logger: Logger): Promise<void> {
   logger.debug({ ns }, 'adding namespace');
   await run('ip', ['netns', 'add', ns]);
-  created(ns);
   await ip(logger, ns, 'link', 'set', 'lo', 'up');
 }
 

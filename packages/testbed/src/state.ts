@@ -46,10 +46,6 @@ export function createRecord(stateDir: string, record: RunRecord): void {
   }
 }
 
-export function updateRecord(stateDir: string, record: RunRecord): void {
-  writeFileSync(recordPath(stateDir, record.prefix), `${JSON.stringify(record, null, 2)}\n`);
-}
-
 export function removeRecord(stateDir: string, prefix: string): void {
   rmSync(recordPath(stateDir, prefix), { force: true });
 }

@@ -152,7 +152,7 @@ export class Testbed {
     createRecord(stateDir, cluster.#record(options.detached === true ? null : currentOwner()));
     if (options.detached !== true) registerCleanup(cluster.#cleanup);
     try {
-      await buildNetwork(prefix, topology, () => undefined, logger);
+      await buildNetwork(prefix, topology, logger);
     } catch (err) {
       cluster.#teardown();
       throw err;
