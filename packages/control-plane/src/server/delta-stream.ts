@@ -22,7 +22,7 @@ export interface StreamHost {
   table(typeUrl: string): ResourceTable | undefined;
   readonly servedTypes: readonly string[];
   /** The version of the snapshot the tables come from (sent as `system_version_info`). */
-  readonly snapshotVersion: number;
+  snapshotVersion(): number;
   readonly encoder: DeltaResponseEncoder;
   nextNonce(): string;
   readonly metrics: XdsServerMetrics;
@@ -71,7 +71,7 @@ export interface StreamStatus {
 
 interface TypeState {
   readonly watch: TypeWatch;
-  outstanding?: { readonly nonce: string; readonly systemVersion: string };
+  outstanding?: { readonly nonce: string; readonly systemVersion: string } | undefined;
   responses: number;
   nacks: number;
   lastAck?: AckRecord;
@@ -98,6 +98,7 @@ export class DeltaStream {
   readonly #types = new Map<string, TypeState>();
   #node: EnvoyNode | undefined;
   #ended = false;
+  #cleaned = false;
   readonly #finished: Promise<void>;
   #resolveFinished!: () => void;
 
@@ -264,7 +265,7 @@ export class DeltaStream {
     const response = state.watch.take(table);
     if (!response) return;
     const nonce = this.#host.nextNonce();
-    const systemVersion = String(this.#host.snapshotVersion);
+    const systemVersion = String(this.#host.snapshotVersion());
     let bytes: Buffer;
     try {
       bytes = this.#host.encoder.encode({
@@ -318,7 +319,9 @@ export class DeltaStream {
   }
 
   #cleanup(): void {
-    if (!this.#ended) this.#ended = true;
+    this.#ended = true;
+    if (this.#cleaned) return;
+    this.#cleaned = true;
     this.#host.streamEnded(this);
     this.#resolveFinished();
   }
