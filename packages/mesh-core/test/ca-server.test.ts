@@ -174,3 +174,14 @@ test('the service refuses unusable configuration', async (t) => {
   t.throws(() => new CertificateAuthorityService({ ca: notCa, trustDomain: 'cluster.local', authenticator, logger }), { message: /signing certificate is not a CA/ });
   t.throws(() => new CertificateAuthorityService({ ca: { ...root, rootsPem: [] }, trustDomain: 'cluster.local', authenticator, logger }), { message: /no roots/ });
 });
+
+test('INTERNAL when signing itself fails; the cause is logged, not sent', async (t) => {
+  const root = await createRootCa('cluster.local', DAY_MS);
+  // A key that cannot sign (the public half) makes WebCrypto refuse inside issueLeaf.
+  const unusable = { ...root, keys: { privateKey: root.keys.publicKey, publicKey: root.keys.publicKey } };
+  const h = await startCaServer(t, { ca: unusable, servingCa: root, authenticator });
+  await expectStatus(t, rawCaClient(t, h)({ csr: await createCsr(sleep, await generateKeyPair()) }, bearer('sleep-token')), grpc.status.INTERNAL, /^certificate signing failed$/);
+  const logged = h.records.find((r) => r.msg === 'certificate request failed');
+  t.like(logged, { level: 50, code: 'CA_ERR_INTERNAL', caller: sleep.uri, identity: sleep.uri });
+  t.truthy(logged?.['err']);
+});

@@ -38,3 +38,13 @@ export {
   DEFAULT_MAX_CERT_TTL_SECONDS,
 } from './ca-server.js';
 export type { CertificateAuthorityOptions, CaRequestErrorCode } from './ca-server.js';
+export { CaClient, CaClientError, readTokenFile, DEFAULT_CLUSTER_ID } from './ca-client.js';
+export type { CaClientOptions, CaClientErrorCode, CreateCertificateOptions } from './ca-client.js';
+export {
+  SecretManager,
+  SecretManagerError,
+  DEFAULT_MAX_CONCURRENT_FETCHES,
+  DEFAULT_FETCH_BACKOFF,
+  MIN_REFRESH_DELAY_MS,
+} from './secret-manager.js';
+export type { SecretManagerOptions, SecretManagerErrorCode, CertificateUpdate } from './secret-manager.js';
