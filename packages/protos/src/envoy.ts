@@ -123,6 +123,8 @@ export interface DeltaDiscoveryResponse {
   resources?: DeltaResource[];
   type_url?: string;
   removed_resources?: string[];
+  /** The newer form of `removed_resources`, with dynamic parameter constraints (unused by Istio). */
+  removed_resource_names?: { name?: string }[];
   nonce?: string;
   control_plane?: ControlPlane;
 }
