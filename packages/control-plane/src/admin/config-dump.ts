@@ -2,8 +2,8 @@
  * `/debug/config_dump`: everything the control plane is serving and to whom, in one JSON document.
  *
  * - `snapshot`: version, input diagnostics, resources that could not be encoded;
- * - `addresses` / `authorizations`: every served resource, readable (IPs as text, identities spelled out),
- *   with its xDS name, version and aliases;
+ * - `addresses` / `authorizations`: every served resource as `{ name, version, aliases?, resource }`, the
+ *   resource readable (IPs as text, identities spelled out);
  * - `nodes`: the identities each node's ztunnel may obtain from the CA;
  * - `clients`: connected xDS streams (node id and metadata, subscriptions, last ACK/NACK per type);
  * - `ca`: trust domain, roots, token counts, issuance counters;
@@ -46,7 +46,7 @@ export interface ConfigDumpSources {
 function resources(table: ResourceTable, decode: (bytes: Buffer) => Record<string, JsonValue>): JsonValue[] {
   const out: JsonValue[] = [];
   for (const entry of [...table.entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    out.push({ name: entry.name, version: entry.version, ...(entry.aliases.length ? { aliases: [...entry.aliases] } : {}), ...decode(entry.bytes) });
+    out.push({ name: entry.name, version: entry.version, ...(entry.aliases.length ? { aliases: [...entry.aliases] } : {}), resource: decode(entry.bytes) });
   }
   return out;
 }
