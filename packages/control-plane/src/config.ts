@@ -44,6 +44,8 @@ export interface ControlPlaneConfig {
   /** DNS names in the serving certificate (what clients verify). */
   readonly serverNames: readonly string[];
   readonly logLevel: LogLevel;
+  /** How long a graceful stop waits for gRPC calls before cutting them. */
+  readonly drainMs: number;
 }
 
 export class ConfigError extends MeshError {
@@ -77,6 +79,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'xds-require-token': { env: 'AMBIT_XDS_REQUIRE_TOKEN', boolean: true, help: 'require a bearer token on xDS streams too' },
   'server-name': { env: 'AMBIT_SERVER_NAMES', help: '<dns>[,<dns>…]  DNS names of the serving certificate (default istiod.istio-system.svc,localhost)' },
   'log-level': { env: 'LOG_LEVEL', help: `<level>  ${LOG_LEVELS.join('|')} (default info)` },
+  'drain-seconds': { env: 'AMBIT_DRAIN_SECONDS', help: '<seconds>  on SIGTERM, how long open gRPC calls may take to finish (default 5)' },
 });
 
 export function usage(): string {
@@ -207,6 +210,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const logLevel = (get('log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
 
+  const drainText = get('drain-seconds') ?? '5';
+  const drainSeconds = Number(drainText);
+  if (!/^\d+(\.\d+)?$/.test(drainText) || !(drainSeconds <= 3600)) problems.push(`--drain-seconds must be a number of seconds from 0 to 3600, got ${JSON.stringify(drainText)}`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     configPath: configPath!,
@@ -220,5 +227,6 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     xdsRequireToken,
     serverNames: Object.freeze(serverNames),
     logLevel,
+    drainMs: Math.round(drainSeconds * 1000),
   });
 }

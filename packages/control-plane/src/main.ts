@@ -78,7 +78,7 @@ async function main(): Promise<number> {
       stopping = true;
       logger.info({ signal }, 'shutting down');
       plane
-        .close()
+        .close(config.drainMs)
         .then(() => source.close())
         .then(
           () => {

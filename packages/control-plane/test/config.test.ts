@@ -13,6 +13,7 @@ test('defaults: istiod ports on loopback, cluster.local, Kubernetes, info, defau
     xdsRequireToken: false,
     serverNames: ['istiod.istio-system.svc', 'localhost'],
     logLevel: 'info',
+    drainMs: 5000,
   });
   t.true(Object.isFrozen(c));
   t.true(Object.isFrozen(c.listen));
@@ -43,6 +44,8 @@ test('every flag, in both --flag value and --flag=value forms', (t) => {
     'cp.example.org,Localhost',
     '--log-level',
     'debug',
+    '--drain-seconds',
+    '0.25',
   ]);
   t.deepEqual(c.listen, { host: '::1', port: 0 });
   t.deepEqual(c.admin, { host: 'localhost', port: 9000 });
@@ -54,6 +57,7 @@ test('every flag, in both --flag value and --flag=value forms', (t) => {
   t.true(c.xdsRequireToken);
   t.deepEqual(c.serverNames, ['cp.example.org', 'localhost']);
   t.is(c.logLevel, 'debug');
+  t.is(c.drainMs, 250);
 });
 
 test('environment variables apply, and flags win over them', (t) => {
@@ -88,6 +92,8 @@ test('all problems are gathered into one ConfigError', (t) => {
         '--server-name',
         'not a name',
         '--xds-require-token=maybe',
+        '--drain-seconds',
+        '-1',
         '--tokens',
         '--log-level',
         'info',
@@ -108,8 +114,9 @@ test('all problems are gathered into one ConfigError', (t) => {
     '--ca-cert and --ca-key go together',
     '--xds-require-token must be true or false, got "maybe"',
     '--server-name "not a name" is not a DNS name',
+    '--drain-seconds must be a number of seconds from 0 to 3600, got "-1"',
   ]);
-  t.true(err.message.startsWith('12 configuration problems:'));
+  t.true(err.message.startsWith('13 configuration problems:'));
 });
 
 test('a generated CA needs a state directory; chain and root need CA files; same listen and admin clash', (t) => {

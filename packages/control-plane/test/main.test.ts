@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,4 +192,30 @@ test('a start-up failure (missing input, bad CA files) exits 1 with the reason l
   const badCa = run(t, ['--config', path.join(dir, 'mesh.yaml'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--ca-cert', path.join(dir, 'none.pem'), '--ca-key', path.join(dir, 'none-key.pem')]);
   t.is(await badCa.exit, 1);
   t.is(badCa.lines.find((l) => l['level'] === 60)?.['msg'], `cannot start: cannot read --ca-cert ${path.join(dir, 'none.pem')}: ENOENT`);
+});
+
+test('a second signal during a graceful stop cuts it short and exits 1', async (t) => {
+  const dir = await tempDir(t);
+  const meshFile = path.join(dir, 'mesh.yaml');
+  await writeFile(meshFile, MESH);
+  const stateDir = path.join(dir, 'state');
+  // A long drain, so that the stop is certainly still waiting when the second signal arrives.
+  const r = run(t, ['--config', meshFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', stateDir, '--drain-seconds', '600']);
+  const serving = await r.waitFor((l) => l['msg'] === 'control plane serving');
+  const root = await readFile(path.join(stateDir, 'root-cert.pem'), 'utf8');
+  // A CreateCertificate whose request never ends holds the gRPC drain open.
+  const session = http2.connect(`https://${serving['grpc'] as string}`, { ca: root, servername: 'istiod.istio-system.svc' });
+  t.teardown(() => session.destroy());
+  session.on('error', () => {});
+  const stream = session.request(
+    { ':method': 'POST', ':path': '/istio.v1.auth.IstioCertificateService/CreateCertificate', 'content-type': 'application/grpc', te: 'trailers' },
+    { endStream: false },
+  );
+  stream.on('error', () => {});
+  await new Promise<void>((resolve) => stream.on('ready', resolve));
+  r.child.kill('SIGINT');
+  await r.waitFor((l) => l['msg'] === 'shutting down' && l['signal'] === 'SIGINT');
+  r.child.kill('SIGTERM');
+  t.is(await r.exit, 1);
+  t.truthy(r.lines.find((l) => l['msg'] === 'second signal: stopping now'));
 });

@@ -2,8 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, addressCodec } from '@ambit/protos';
 import { contentVersion } from '../src/server/resource-table.js';
-import type { adsClient} from './fixtures/ads-client.js';
-import { RawDeltaStream, decodeAddresses, decodeAuthorizations, names, versions } from './fixtures/ads-client.js';
+import type { adsClient } from './fixtures/ads-client.js';
+import { RawDeltaStream, bearer, decodeAddresses, decodeAuthorizations, names, versions } from './fixtures/ads-client.js';
 import { startXds } from './fixtures/harness.js';
 import { TestSource, pod, podUid, policy, service, snapshot } from './fixtures/mesh.js';
 
@@ -459,4 +459,24 @@ test('the encoded Address bytes are the codec\'s: a client decodes what the mode
   const expected = addressCodec().encode(pod('b', '10.0.0.2')[1]);
   const b = (addresses.resources ?? []).find((r) => r.name === podUid('b'));
   t.true(Buffer.from(b!.resource!.value!).equals(expected));
+});
+
+test('an authenticator that cannot decide ends the stream with UNAVAILABLE; one that accepts records the caller', async (t) => {
+  let broken = true;
+  const authenticator = {
+    authenticate: (token: string) =>
+      broken ? Promise.reject(new Error('token review backend down')) : Promise.resolve({ name: `caller-for-${token}`, identities: [] }),
+  };
+  const h = await startXds(t, threePods(), authenticator);
+  const s = new RawDeltaStream(h.client, bearer('t1'));
+  s.send({ type_url: A });
+  const st = await s.status;
+  t.is(st.code, grpc.status.UNAVAILABLE);
+  t.is(st.details, 'the authenticator could not decide; retry later');
+  t.truthy(h.lines.find((l) => l['msg'] === 'xDS stream refused'));
+  broken = false;
+  const ok = new RawDeltaStream(h.client, bearer('t2'));
+  ok.send({ type_url: A });
+  t.is((await ok.next()).resources?.length, 4);
+  t.is(h.xds.clients()[0]?.caller, 'caller-for-t2');
 });
