@@ -1,5 +1,5 @@
 export { XdsClient } from './client.js';
-export type { DisconnectEvent, XdsClientEvents, XdsClientOptions, XdsClientStatus, XdsProtocol, XdsTypeStatus } from './client.js';
+export type { DisconnectEvent, XdsClientEvents, XdsClientOptions, XdsClientStatus, XdsProtocol, XdsTypeStatus } from './client-options.js';
 export { codecResourceType } from './resource-type.js';
 export type { CodecResourceTypeOptions, Rejection, ResourceBatch, ResourceHandler, ResourceType, ResourceUpsert, ValidationResult } from './resource-type.js';
 export { Backoff, DEFAULT_BACKOFF, systemClock } from './backoff.js';

@@ -7,8 +7,13 @@
 import type { MessageCodec } from '@ambit/protos';
 import { describeError } from './errors.js';
 
-/** The outcome of decoding or validating one resource. */
-export type ValidationResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+/**
+ * The outcome of decoding or validating one resource. A failure may carry the resource's `name` when the
+ * decoder could read it (state of the world, where only the message knows its name).
+ */
+export type ValidationResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly reason: string; readonly name?: string };
 
 /** A kind of resource, identified by its type URL, e.g. `type.googleapis.com/istio.workload.Address`. */
 export interface ResourceType<T> {
@@ -90,7 +95,16 @@ export function codecResourceType<T extends object>(codec: MessageCodec<T>, opti
         return { ok: false, reason: describeError(error) };
       }
       const problem = validate?.(value, name);
-      return problem === undefined ? { ok: true, value } : { ok: false, reason: problem };
+      if (problem === undefined) return { ok: true, value };
+      if (name || !nameOf) return { ok: false, reason: problem };
+      // State of the world: name the rejected resource if its message has a name.
+      let found = '';
+      try {
+        found = nameOf(value);
+      } catch {
+        // A resource too broken to name is reported by its position instead.
+      }
+      return found ? { ok: false, reason: problem, name: found } : { ok: false, reason: problem };
     },
     ...(nameOf ? { nameOf } : {}),
     ...(allResourcesRequiredInSotw === undefined ? {} : { allResourcesRequiredInSotw }),

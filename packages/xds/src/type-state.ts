@@ -125,8 +125,14 @@ export class TypeState<T> {
       }
       const result = this.#decode(item.bytes, name ?? '');
       if (!result.ok) {
-        rejections.push({ name: name ?? `resources[${item.index}]`, reason: result.reason });
-        if (name === undefined) anonymousRejection = true;
+        if (name === undefined && result.name) {
+          // Named by the decoder (state of the world): its held value is kept, not inferred removed.
+          if (seen.has(result.name)) duplicates.add(result.name);
+          seen.add(result.name);
+        } else if (name === undefined) {
+          anonymousRejection = true;
+        }
+        rejections.push({ name: name ?? result.name ?? `resources[${item.index}]`, reason: result.reason });
         continue;
       }
       if (name === undefined) {
@@ -149,16 +155,22 @@ export class TypeState<T> {
       upserts.push({ name, version: item.version, resource: result.value, aliases: item.aliases.length ? item.aliases : NO_ALIASES });
     }
 
-    // Two resources under one name: which one the server meant is unknowable, so neither is applied.
-    for (const name of duplicates) rejections.push({ name, reason: 'the response holds more than one resource of this name' });
-    const validUpserts = duplicates.size ? upserts.filter((u) => !duplicates.has(u.name)) : upserts;
-    for (const name of duplicates) unchanged.delete(name);
-
+    // Two resources under one name, or a name both updated and removed: what the server meant is
+    // unknowable, so none of it is applied.
+    const conflicts = new Set<string>();
+    for (const name of duplicates) {
+      rejections.push({ name, reason: 'the response holds more than one resource of this name' });
+      conflicts.add(name);
+    }
     const removed: string[] = [];
     for (const name of removals) {
-      if (seen.has(name)) rejections.push({ name, reason: 'the response both updates and removes this resource' });
-      else if (this.#held.has(name)) removed.push(name);
+      if (seen.has(name)) {
+        if (!conflicts.has(name)) rejections.push({ name, reason: 'the response both updates and removes this resource' });
+        conflicts.add(name);
+      } else if (this.#held.has(name)) removed.push(name);
     }
+    const validUpserts = conflicts.size ? upserts.filter((u) => !conflicts.has(u.name)) : upserts;
+    for (const name of conflicts) unchanged.delete(name);
     // A rejected resource whose name could not be read may be any held one: removing none is the safe side.
     if (sotwFullState && !anonymousRejection) {
       for (const name of this.#held.keys()) if (!seen.has(name)) removed.push(name);
