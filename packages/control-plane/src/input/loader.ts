@@ -26,6 +26,11 @@ export class InputError extends MeshError {
   }
 }
 
+export interface InputLoaderOptions {
+  /** How files are read (default `fs.promises.readFile` as UTF-8); tests inject failures here. */
+  readonly readFile?: (file: string) => Promise<string>;
+}
+
 interface CachedFile {
   readonly text: string;
   readonly parse: FileParse;
@@ -34,14 +39,16 @@ interface CachedFile {
 export class InputLoader {
   readonly inputPath: string;
   readonly #registry: KindRegistry;
+  readonly #readFile: (file: string) => Promise<string>;
   readonly #cache = new Map<string, CachedFile>();
   readonly #lastGood = new Map<string, ParsedFile>();
   #previous: InputSet = EMPTY_INPUT;
   #loadedOnce = false;
 
-  constructor(inputPath: string, registry: KindRegistry) {
+  constructor(inputPath: string, registry: KindRegistry, options: InputLoaderOptions = {}) {
     this.inputPath = inputPath;
     this.#registry = registry;
+    this.#readFile = options.readFile ?? ((file) => readFile(file, 'utf8'));
   }
 
   /**
@@ -80,7 +87,7 @@ export class InputLoader {
   async #loadFile(file: string): Promise<ParsedFile> {
     let parse: FileParse;
     try {
-      const text = await readFile(file, 'utf8');
+      const text = await this.#readFile(file);
       const cached = this.#cache.get(file);
       parse = cached !== undefined && cached.text === text ? cached.parse : parseFile(file, text, this.#registry);
       this.#cache.set(file, { text, parse });

@@ -57,7 +57,6 @@ export function parseFile(file: string, text: string, registry: KindRegistry): F
   const diagnostics: InputDiagnostic[] = [];
   documents.forEach((doc, index) => {
     const source: SourceRef = { file, document: index, path: [], lineOf: (path) => lineOf(doc, lineCounter, path) };
-    if (doc.contents === null) return; // an empty document, e.g. after a trailing `---`
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -65,6 +64,7 @@ export function parseFile(file: string, text: string, registry: KindRegistry): F
       diagnostics.push(diagnosticAt(source, [], `cannot read document: ${(err as Error).message}`, 'error'));
       return;
     }
+    if (value === null || value === undefined) return; // an empty document, e.g. after a trailing `---`
     const sink = new IssueSink();
     const result = decodeDocument(new Field(value, [], sink), source, registry);
     for (const issue of sink.issues) diagnostics.push(diagnosticAt(source, issue.path, issue.message, issue.severity));

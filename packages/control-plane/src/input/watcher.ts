@@ -24,8 +24,13 @@ export const realTimers: Timers = {
 export interface InputWatcherOptions {
   readonly debounceMs: number;
   readonly timers?: Timers;
-  /** The watch itself failed (e.g. the directory was removed); changes may go unnoticed until restarted. */
+  /**
+   * The OS watch failed (e.g. the inotify watch limit was reached); changes may go unnoticed. Without a
+   * listener such an error would be thrown as an unhandled 'error' event and end the process.
+   */
   readonly onError?: (error: Error) => void;
+  /** `fs.watch`, replaceable so that tests can make the OS watch fail. */
+  readonly watch?: typeof watch;
 }
 
 export class InputWatcher {
@@ -34,6 +39,7 @@ export class InputWatcher {
   readonly #debounceMs: number;
   readonly #timers: Timers;
   readonly #onError: (error: Error) => void;
+  readonly #watch: typeof watch;
   #watcher: FSWatcher | undefined;
   #timer: unknown;
   #closed = false;
@@ -44,6 +50,7 @@ export class InputWatcher {
     this.#debounceMs = options.debounceMs;
     this.#timers = options.timers ?? realTimers;
     this.#onError = options.onError ?? (() => {});
+    this.#watch = options.watch ?? watch;
   }
 
   /** Starts watching; resolves once the OS watch is in place, so a change made afterwards is seen. */
@@ -53,10 +60,10 @@ export class InputWatcher {
     if (this.#closed) return;
     let watcher: FSWatcher;
     if (isDirectory) {
-      watcher = watch(this.#inputPath, { recursive: true }, () => this.notify());
+      watcher = this.#watch(this.#inputPath, { recursive: true }, () => this.notify());
     } else {
       const base = path.basename(this.#inputPath);
-      watcher = watch(path.dirname(this.#inputPath), (_event, filename) => {
+      watcher = this.#watch(path.dirname(this.#inputPath), (_event, filename) => {
         if (filename === null || filename === base) this.notify();
       });
     }

@@ -134,7 +134,7 @@ function decodeSource(field: Field): AuthorizationSource {
     const check = name.endsWith('pBlocks') ? checkCidr : name.endsWith('erviceAccounts') ? checkServiceAccount : undefined;
     const values = field.child(name).stringList(check ? { check } : {});
     if (values === undefined) continue;
-    if (values.length === 0) field.child(name).error('must not be an empty list (omit the field instead)');
+    if (isEmptyList(field.child(name))) field.child(name).error('must not be an empty list (omit the field instead)');
     out[name] = values;
   }
   if (field.present && Object.keys(out).length === 0) field.error('must set at least one field');
@@ -149,7 +149,7 @@ function decodeOperation(field: Field): AuthorizationOperation {
     const check = name === 'ports' || name === 'notPorts' ? checkPort : undefined;
     const values = field.child(name).stringList(check ? { check } : {});
     if (values === undefined) continue;
-    if (values.length === 0) field.child(name).error('must not be an empty list (omit the field instead)');
+    if (isEmptyList(field.child(name))) field.child(name).error('must not be an empty list (omit the field instead)');
     out[name] = values;
   }
   if (field.present && Object.keys(out).length === 0) field.error('must set at least one field');
@@ -165,6 +165,10 @@ function decodeCondition(field: Field): AuthorizationCondition {
   const notValues = field.child('notValues').stringList(check ? { check } : {});
   if ((values?.length ?? 0) === 0 && (notValues?.length ?? 0) === 0) field.error('must set values or notValues');
   return { key, ...(values !== undefined ? { values } : {}), ...(notValues !== undefined ? { notValues } : {}) };
+}
+
+function isEmptyList(field: Field): boolean {
+  return Array.isArray(field.value) && field.value.length === 0;
 }
 
 /** Ports are strings in the API (`"8080"`), as Istio's schema declares them. */

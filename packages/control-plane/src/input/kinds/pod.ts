@@ -2,8 +2,8 @@
  * Pod: where it runs, under which identity, its IPs, phase and readiness, and its named container ports.
  *
  * Hand-written pods often omit `status`; the defaults are chosen so that a pod with just an IP serves:
- * a missing phase is `Running`, and a pod without any `status.conditions` counts as ready (a pod that lists
- * conditions is ready only with `Ready: "True"`, as in Kubernetes).
+ * a missing phase is `Running`, and a Running pod without any `status.conditions` counts as ready (a pod
+ * that lists conditions is ready only with `Ready: "True"`, as in Kubernetes).
  */
 import type { Field } from '../field.js';
 import { checkIp, ipToBytes } from '../ip.js';
@@ -41,7 +41,7 @@ export const podDecoder: KindDecoder<PodObject> = {
     if (phase === 'Running' && podIPs.length === 0 && !status.child('podIP').present && !status.child('podIPs').present) {
       status.child('podIP').error('is required for a Running pod (set status.phase: Pending for a pod without an IP yet)');
     }
-    const ready = decodeReady(status.child('conditions'));
+    const ready = decodeReady(status.child('conditions')) ?? phase === 'Running';
 
     return {
       kind: 'Pod',
@@ -101,9 +101,10 @@ function sameIp(a: string, b: string): boolean {
   return x !== undefined && y !== undefined && x.equals(y);
 }
 
-function decodeReady(conditions: Field): boolean {
+/** Whether the Ready condition is True; undefined when the pod lists no conditions at all. */
+function decodeReady(conditions: Field): boolean | undefined {
   const items = conditions.list();
-  if (items === undefined) return true;
+  if (items === undefined) return undefined;
   let ready = false;
   for (const item of items) {
     item.object(true);
