@@ -29,6 +29,10 @@ export interface InputDiagnostic {
   /** Dotted field path inside the document, e.g. `spec.ports[0].targetPort`; empty for the whole document. */
   readonly path: string;
   readonly message: string;
+  /** `error`: the document (or file) was not applied as written; `warning`: applied, but check it. */
+  readonly severity: 'error' | 'warning';
+  /** 1-based line in the file of the field (or of its nearest existing parent), when known. */
+  readonly line?: number;
 }
 
 /** Publishes snapshots: `current` is always the latest; `'snapshot'` fires with each new one. */

@@ -1,0 +1,22 @@
+import { KindRegistry } from '../registry.js';
+import { authorizationPolicyDecoder } from './authorization-policy.js';
+import { gatewayDecoder } from './gateway.js';
+import { peerAuthenticationDecoder } from './peer-authentication.js';
+import { podDecoder } from './pod.js';
+import { serviceDecoder } from './service.js';
+import { namespaceDecoder, nodeDecoder, serviceAccountDecoder } from './simple.js';
+
+export { DRY_RUN_ANNOTATION } from './authorization-policy.js';
+
+/** Every kind the control plane understands today. */
+export function defaultRegistry(): KindRegistry {
+  return new KindRegistry()
+    .register(namespaceDecoder)
+    .register(nodeDecoder)
+    .register(serviceAccountDecoder)
+    .register(podDecoder)
+    .register(serviceDecoder)
+    .register(authorizationPolicyDecoder)
+    .register(peerAuthenticationDecoder)
+    .register(gatewayDecoder);
+}

@@ -1,0 +1,141 @@
+/**
+ * Reads the input (a YAML file, or a directory searched recursively for `*.yaml`/`*.yml`) into an
+ * `InputSet`, remembering enough between loads to apply the input's update rules:
+ *
+ * - files are read in sorted path order, so the same tree always yields the same snapshot;
+ * - a file whose text did not change is not parsed again;
+ * - a file that fails to parse (or to read) keeps its last good parse, so a half-saved file does not
+ *   remove workloads; the failure is reported either way;
+ * - names starting with `.` are skipped (editor swap and lock files, and the `..data` directories of
+ *   a mounted ConfigMap, whose files are reached through the top-level symlinks instead).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { MeshError } from '@ambit/mesh-core/errors';
+import type { InputDiagnostic } from '../model/snapshot.js';
+import { EMPTY_INPUT, assembleInput, type InputSet, type ParsedFile } from './input-set.js';
+import { parseFile, type FileParse } from './parse-file.js';
+import type { KindRegistry } from './registry.js';
+
+export class InputError extends MeshError {
+  readonly inputPath: string;
+
+  constructor(code: 'CP_INPUT_NOT_FOUND' | 'CP_INPUT_UNREADABLE', inputPath: string, reason: string, options?: { cause?: unknown }) {
+    super(code, reason, options);
+    this.inputPath = inputPath;
+  }
+}
+
+export interface InputLoaderOptions {
+  /** How files are read (default `fs.promises.readFile` as UTF-8); tests inject failures here. */
+  readonly readFile?: (file: string) => Promise<string>;
+}
+
+interface CachedFile {
+  readonly text: string;
+  readonly parse: FileParse;
+}
+
+export class InputLoader {
+  readonly inputPath: string;
+  readonly #registry: KindRegistry;
+  readonly #readFile: (file: string) => Promise<string>;
+  readonly #cache = new Map<string, CachedFile>();
+  readonly #lastGood = new Map<string, ParsedFile>();
+  #previous: InputSet = EMPTY_INPUT;
+  #loadedOnce = false;
+
+  constructor(inputPath: string, registry: KindRegistry, options: InputLoaderOptions = {}) {
+    this.inputPath = inputPath;
+    this.#registry = registry;
+    this.#readFile = options.readFile ?? ((file) => readFile(file, 'utf8'));
+  }
+
+  /**
+   * Reads everything again. The first load throws `InputError` when the input path does not exist or
+   * cannot be listed; later loads report that as a diagnostic and keep the previous input.
+   */
+  async load(): Promise<InputSet> {
+    let files: string[];
+    try {
+      files = await listInputFiles(this.inputPath);
+    } catch (cause) {
+      const notFound = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+      const reason = notFound ? `input path ${this.inputPath} does not exist` : `cannot read input path ${this.inputPath}: ${(cause as Error).message}`;
+      if (!this.#loadedOnce) throw new InputError(notFound ? 'CP_INPUT_NOT_FOUND' : 'CP_INPUT_UNREADABLE', this.inputPath, reason, { cause });
+      const diagnostic: InputDiagnostic = {
+        file: this.inputPath,
+        document: 0,
+        path: '',
+        message: `${reason}; the last loaded input stays in effect`,
+        severity: 'error',
+      };
+      return { ...this.#previous, diagnostics: [diagnostic, ...this.#previous.diagnostics] };
+    }
+    this.#loadedOnce = true;
+
+    const parsed: ParsedFile[] = [];
+    for (const file of files) parsed.push(await this.#loadFile(file));
+    const present = new Set(files);
+    for (const file of [...this.#cache.keys()]) if (!present.has(file)) this.#cache.delete(file);
+    for (const file of [...this.#lastGood.keys()]) if (!present.has(file)) this.#lastGood.delete(file);
+
+    this.#previous = assembleInput(parsed, this.#previous);
+    return this.#previous;
+  }
+
+  async #loadFile(file: string): Promise<ParsedFile> {
+    let parse: FileParse;
+    try {
+      const text = await this.#readFile(file);
+      const cached = this.#cache.get(file);
+      parse = cached !== undefined && cached.text === text ? cached.parse : parseFile(file, text, this.#registry);
+      this.#cache.set(file, { text, parse });
+    } catch (cause) {
+      this.#cache.delete(file);
+      parse = {
+        ok: false,
+        diagnostics: [{ file, document: 0, path: '', message: `cannot read file: ${(cause as Error).message}`, severity: 'error' }],
+      };
+    }
+    if (parse.ok) {
+      const good: ParsedFile = { file, documents: parse.documents, diagnostics: parse.diagnostics };
+      this.#lastGood.set(file, good);
+      return good;
+    }
+    const lastGood = this.#lastGood.get(file);
+    const consequence = lastGood ? 'the last good content of this file stays in effect' : 'nothing in this file is applied';
+    const failures = parse.diagnostics.map((d) => ({ ...d, message: `${d.message}; ${consequence}` }));
+    return { file, documents: lastGood?.documents ?? [], diagnostics: [...failures, ...(lastGood?.diagnostics ?? [])] };
+  }
+}
+
+const YAML_FILE = /\.ya?ml$/;
+
+/** The YAML files of the input, sorted; a file path stands for itself whatever its extension. */
+export async function listInputFiles(inputPath: string): Promise<string[]> {
+  const info = await stat(inputPath);
+  if (!info.isDirectory()) return [inputPath];
+  const out: string[] = [];
+  await walk(inputPath, out);
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      await walk(full, out);
+    } else if (YAML_FILE.test(entry.name)) {
+      if (entry.isFile()) {
+        out.push(full);
+      } else if (entry.isSymbolicLink()) {
+        // Symlinked files count (ConfigMap mounts); symlinked directories are not followed, to avoid cycles.
+        const target = await stat(full).catch(() => undefined);
+        if (target?.isFile()) out.push(full);
+      }
+    }
+  }
+}

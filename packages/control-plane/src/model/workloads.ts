@@ -1,0 +1,189 @@
+/**
+ * Pods → `istio.workload.Workload`, as istiod builds them for ztunnel.
+ *
+ * Which pods: Running or Pending pods with an IP, except host-network pods (they share the node's IP and
+ * are not workloads of their own). Pods that are not in the mesh are still sent, with tunnel protocol
+ * NONE, so that ztunnel knows them as plaintext destinations and policy sources.
+ *
+ * In the mesh ("captured", tunnel HBONE): the pod or its namespace has `istio.io/dataplane-mode=ambient`
+ * and the pod does not say `none`; never a pod with a sidecar, nor the pods of a waypoint (they terminate
+ * HBONE themselves). A pod labelled `networking.istio.io/tunnel=http` speaks HBONE natively: tunnel HBONE
+ * and `native_tunnel`, without being captured.
+ */
+import type { Address, Locality, Port, PortList, Workload, WorkloadType } from '@ambit/protos';
+import { Identity } from '@ambit/mesh-core/identity';
+import { ipToBytes } from '../input/ip.js';
+import type { InputObject, PodObject } from '../input/objects.js';
+import type { ConvertedPolicy } from './authorization.js';
+import { labelPath, type ModelContext } from './context.js';
+import { DATAPLANE_MODE_LABEL, selects, SIDECAR_STATUS_ANNOTATION, TUNNEL_LABEL } from './labels.js';
+import type { PeerAuthenticationPolicies } from './peer-authentication.js';
+import type { ServiceInfo } from './services.js';
+import type { WaypointIndex } from './waypoints.js';
+
+export interface BuiltWorkloads {
+  /** Workload Address resources by uid. */
+  readonly addresses: Map<string, Address>;
+  readonly identitiesByNode: Map<string, Set<string>>;
+}
+
+export interface WorkloadInputs {
+  readonly services: readonly ServiceInfo[];
+  readonly waypoints: WaypointIndex;
+  readonly policies: readonly ConvertedPolicy[];
+  readonly peerAuthentications: PeerAuthenticationPolicies;
+}
+
+const CRONJOB_JOB_NAME = /^(.+)-\d{8,10}$/;
+
+export function buildWorkloads(ctx: ModelContext, inputs: WorkloadInputs): BuiltWorkloads {
+  const addresses = new Map<string, Address>();
+  const identitiesByNode = new Map<string, Set<string>>();
+  const ipOwners = new Map<string, PodObject>();
+  const selectorPolicies = inputs.policies.filter((p) => p.authorization.scope === 'WORKLOAD_SELECTOR');
+
+  for (const pod of ctx.pods) {
+    if ((pod.phase !== 'Running' && pod.phase !== 'Pending') || pod.hostNetwork || pod.podIPs.length === 0) continue;
+    const ips = pod.podIPs.map((ip) => ipToBytes(ip)!);
+    const taken = ips.map((ip) => ipOwners.get(ip.toString('hex'))).find((owner) => owner !== undefined);
+    if (taken !== undefined) {
+      ctx.report(
+        pod,
+        ['status', 'podIP'],
+        `pod IP ${pod.podIPs.join(', ')} is already used by pod ${taken.metadata.namespace}/${taken.metadata.name}; this pod is left out`,
+        'error',
+      );
+      continue;
+    }
+    for (const ip of ips) ipOwners.set(ip.toString('hex'), pod);
+
+    const { name, namespace, labels } = pod.metadata;
+    const waypointInstance = inputs.waypoints.instanceOf(pod) !== undefined;
+    const nativeTunnel = labels[TUNNEL_LABEL] === 'http';
+    const captured = isCaptured(ctx, pod) && !waypointInstance && !nativeTunnel;
+    const waypoint = inputs.waypoints.forWorkload(pod);
+    const services = servicesOf(ctx, pod, inputs.services);
+    const policies = [
+      ...selectorPolicies
+        .filter((p) => (p.object.metadata.namespace === namespace || p.object.metadata.namespace === ctx.options.rootNamespace) && selects(p.object.selector ?? {}, labels))
+        .map((p) => p.resourceName)
+        .sort(),
+      ...inputs.peerAuthentications.policyNamesFor(pod),
+    ];
+    const [workloadName, workloadType] = workloadNameAndType(pod);
+    const locality = localityOf(ctx, pod);
+
+    const uid = `${ctx.options.clusterId}//Pod/${namespace}/${name}`;
+    const workload: Workload = {
+      uid,
+      name,
+      namespace,
+      addresses: ips,
+      ...(ctx.options.network.length > 0 ? { network: ctx.options.network } : {}),
+      tunnel_protocol: captured || nativeTunnel ? 'HBONE' : 'NONE',
+      trust_domain: ctx.options.trustDomain,
+      service_account: pod.serviceAccountName,
+      ...(waypoint !== undefined ? { waypoint: waypoint.address } : {}),
+      ...(pod.nodeName !== undefined ? { node: pod.nodeName } : {}),
+      canonical_name: firstLabel(labels, ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app']) ?? workloadName,
+      canonical_revision: firstLabel(labels, ['service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'version']) ?? 'latest',
+      workload_type: workloadType,
+      workload_name: workloadName,
+      ...(nativeTunnel ? { native_tunnel: true } : {}),
+      ...(Object.keys(services).length > 0 ? { services } : {}),
+      ...(policies.length > 0 ? { authorization_policies: policies } : {}),
+      status: pod.ready ? 'HEALTHY' : 'UNHEALTHY',
+      cluster_id: ctx.options.clusterId,
+      ...(locality !== undefined ? { locality } : {}),
+    };
+    addresses.set(uid, { workload, type: 'workload' });
+
+    if (captured && pod.nodeName !== undefined) {
+      const identity = new Identity(ctx.options.trustDomain, namespace, pod.serviceAccountName).uri;
+      let set = identitiesByNode.get(pod.nodeName);
+      if (set === undefined) identitiesByNode.set(pod.nodeName, (set = new Set()));
+      set.add(identity);
+    }
+  }
+  return { addresses, identitiesByNode };
+}
+
+/** In the mesh by label: the pod's own `dataplane-mode` wins over its namespace's. */
+function isCaptured(ctx: ModelContext, pod: PodObject): boolean {
+  if (pod.metadata.annotations[SIDECAR_STATUS_ANNOTATION] !== undefined) return false;
+  const own = dataplaneMode(ctx, pod);
+  if (own !== undefined) return own === 'ambient';
+  const ns = ctx.namespaces.get(pod.metadata.namespace);
+  return ns !== undefined && dataplaneMode(ctx, ns) === 'ambient';
+}
+
+function dataplaneMode(ctx: ModelContext, object: InputObject): 'ambient' | 'none' | undefined {
+  const value = object.metadata.labels[DATAPLANE_MODE_LABEL];
+  if (value === undefined || value === 'ambient' || value === 'none') return value;
+  ctx.report(object, labelPath(DATAPLANE_MODE_LABEL), `must be "ambient" or "none", got ${JSON.stringify(value)}; treated as unset`);
+  return undefined;
+}
+
+/** The pod's entry in every selecting Service of its namespace, with named target ports resolved. */
+function servicesOf(ctx: ModelContext, pod: PodObject, services: readonly ServiceInfo[]): Record<string, PortList> {
+  const out: Record<string, PortList> = {};
+  for (const info of services) {
+    const { selector, metadata } = info.object;
+    if (metadata.namespace !== pod.metadata.namespace || selector === undefined || !selects(selector, pod.metadata.labels)) continue;
+    const ports: Port[] = [];
+    info.object.ports.forEach((port, index) => {
+      if (typeof port.targetPort === 'number') {
+        ports.push({ service_port: port.port, target_port: port.targetPort });
+        return;
+      }
+      const container = pod.containerPorts.find((c) => c.name === port.targetPort);
+      if (container === undefined) {
+        ctx.report(
+          info.object,
+          ['spec', 'ports', index, 'targetPort'],
+          `pod ${pod.metadata.namespace}/${pod.metadata.name} has no container port named ${JSON.stringify(port.targetPort)}; it does not serve port ${port.port}`,
+        );
+        return;
+      }
+      ports.push({ service_port: port.port, target_port: container.containerPort });
+    });
+    out[info.resourceName] = ports.length > 0 ? { ports } : {};
+  }
+  return out;
+}
+
+/** istiod's heuristics: a ReplicaSet named `<deployment>-<pod-template-hash>` is a Deployment, and so on. */
+function workloadNameAndType(pod: PodObject): [string, WorkloadType] {
+  const owner = pod.metadata.ownerReferences.find((ref) => ref.controller);
+  if (owner !== undefined) {
+    const hash = pod.metadata.labels['pod-template-hash'];
+    if (owner.kind === 'ReplicaSet' && hash !== undefined && hash.length > 0 && owner.name.endsWith(`-${hash}`)) {
+      return [owner.name.slice(0, -(hash.length + 1)), 'DEPLOYMENT'];
+    }
+    if (owner.kind === 'Job') {
+      const cron = CRONJOB_JOB_NAME.exec(owner.name);
+      return cron ? [cron[1]!, 'CRONJOB'] : [owner.name, 'JOB'];
+    }
+  }
+  return [pod.metadata.name, 'POD'];
+}
+
+function firstLabel(labels: Readonly<Record<string, string>>, keys: readonly string[]): string | undefined {
+  for (const key of keys) {
+    const value = labels[key];
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** From the node's topology labels; a node that is not declared gives no locality. */
+function localityOf(ctx: ModelContext, pod: PodObject): Locality | undefined {
+  if (pod.nodeName === undefined) return undefined;
+  const labels = ctx.nodes.get(pod.nodeName)?.metadata.labels;
+  if (labels === undefined) return undefined;
+  const region = labels['topology.kubernetes.io/region'] ?? '';
+  const zone = labels['topology.kubernetes.io/zone'] ?? '';
+  const subzone = labels['topology.istio.io/subzone'] ?? '';
+  if (region === '' && zone === '' && subzone === '') return undefined;
+  return { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(subzone ? { subzone } : {}) };
+}

@@ -1,0 +1,136 @@
+/**
+ * InputWatcher: the debounce (on a fake clock) and the real file-system watch.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { watch } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { InputWatcher, type Timers } from '../src/input/watcher.js';
+
+/** A manual clock: timers fire only when the test advances time. */
+class FakeClock implements Timers {
+  now = 0;
+  readonly #timers = new Map<number, { at: number; callback: () => void }>();
+  #nextId = 1;
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.now + ms, callback });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  advance(ms: number): void {
+    this.now += ms;
+    for (const [id, timer] of [...this.#timers].sort((a, b) => a[1].at - b[1].at)) {
+      if (timer.at > this.now) continue;
+      this.#timers.delete(id);
+      timer.callback();
+    }
+  }
+}
+
+async function tempDir(t: ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ambit-watch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('bursts of changes are debounced into one callback after the quiet period', (t) => {
+  const clock = new FakeClock();
+  let calls = 0;
+  const watcher = new InputWatcher('/unused', () => calls++, { debounceMs: 100, timers: clock });
+  watcher.notify();
+  clock.advance(60);
+  watcher.notify();
+  clock.advance(60);
+  watcher.notify();
+  clock.advance(99);
+  t.is(calls, 0);
+  t.is(clock.pending, 1);
+  clock.advance(1);
+  t.is(calls, 1);
+  t.is(clock.pending, 0);
+  watcher.notify();
+  clock.advance(100);
+  t.is(calls, 2);
+});
+
+test('close() drops a pending callback and ignores later events', (t) => {
+  const clock = new FakeClock();
+  let calls = 0;
+  const watcher = new InputWatcher('/unused', () => calls++, { debounceMs: 100, timers: clock });
+  watcher.notify();
+  watcher.close();
+  t.is(clock.pending, 0);
+  watcher.notify();
+  clock.advance(1000);
+  t.is(calls, 0);
+  watcher.close();
+});
+
+test('a real change in a watched directory reaches the callback', async (t) => {
+  const dir = await tempDir(t);
+  let resolve!: () => void;
+  const changed = new Promise<void>((r) => (resolve = r));
+  const watcher = new InputWatcher(dir, () => resolve(), { debounceMs: 0 });
+  t.teardown(() => watcher.close());
+  await watcher.start();
+  await watcher.start();
+  await writeFile(path.join(dir, 'mesh.yaml'), 'a: 1\n');
+  await changed;
+  t.pass();
+});
+
+test('a single file is watched through its directory', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, 'a: 1\n');
+  let resolve!: () => void;
+  const changed = new Promise<void>((r) => (resolve = r));
+  const watcher = new InputWatcher(file, () => resolve(), { debounceMs: 0 });
+  t.teardown(() => watcher.close());
+  await watcher.start();
+  await writeFile(file, 'a: 2\n');
+  await changed;
+  t.pass();
+});
+
+test('starting on a missing path rejects; starting after close does nothing', async (t) => {
+  const dir = await tempDir(t);
+  const missing = new InputWatcher(path.join(dir, 'nope'), () => {}, { debounceMs: 0 });
+  await t.throwsAsync(missing.start(), { code: 'ENOENT' });
+  const closed = new InputWatcher(dir, () => {}, { debounceMs: 0 });
+  closed.close();
+  await closed.start();
+  t.pass();
+});
+
+test('an error from the OS watch goes to onError instead of crashing the process', async (t) => {
+  const dir = await tempDir(t);
+  let emitError: ((error: Error) => void) | undefined;
+  const errors: Error[] = [];
+  const watcher = new InputWatcher(dir, () => {}, {
+    debounceMs: 0,
+    onError: (error) => errors.push(error),
+    // The real watch, whose 'error' event the test fires: the OS only raises it on resource exhaustion.
+    watch: ((...args: Parameters<typeof watch>) => {
+      const real = watch(...args);
+      emitError = (error) => real.emit('error', error);
+      return real;
+    }) as typeof watch,
+  });
+  t.teardown(() => watcher.close());
+  await watcher.start();
+  emitError!(Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' }));
+  t.is(errors.length, 1);
+  t.is((errors[0] as NodeJS.ErrnoException).code, 'ENOSPC');
+});
