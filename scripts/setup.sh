@@ -26,4 +26,7 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
 fi
 
 pnpm install --frozen-lockfile --prefer-offline --reporter=silent
+# The IP_TRANSPARENT / SO_MARK addon, built against this Node's headers. `pnpm install` builds it only when it
+# installs something, so build it here every time (about a second).
+pnpm --filter @ambit/sockopt run --silent build:native
 pnpm run --silent build

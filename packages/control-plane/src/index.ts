@@ -27,3 +27,29 @@ export type {
   PeerAuthenticationObject,
   GatewayObject,
 } from './input/objects.js';
+// Serving: delta xDS, the CA, admin, and the assembled control plane.
+export { XdsServer, SERVED_TYPES } from './server/xds-server.js';
+export type { XdsServerOptions, ServedSnapshot } from './server/xds-server.js';
+export type { StreamStatus, TypeStatus, AckRecord, NackRecord } from './server/delta-stream.js';
+export { XdsServerError } from './server/errors.js';
+export type { XdsServerErrorCode } from './server/errors.js';
+export { createXdsServerMetrics } from './server/metrics.js';
+export type { XdsServerMetrics } from './server/metrics.js';
+export { ControlPlane } from './app.js';
+export type { ControlPlaneOptions } from './app.js';
+export { ConfigError, HelpRequested, FLAGS, parseConfig, parseHostPort, usage } from './config.js';
+export type { CaFileConfig, ControlPlaneConfig, HostPort, LogLevel } from './config.js';
+export { MeshAuthenticator, nodeMayImpersonate } from './ca/authenticator.js';
+export { TokenFileError, isNodeToken, loadTokenFile, parseTokenFile } from './ca/tokens.js';
+export type { NodeTokenSpec, TokenSpec, WorkloadTokenSpec } from './ca/tokens.js';
+export { NodeTokenStore } from './ca/node-tokens.js';
+export { CA_KEY_FILE, CaMaterialError, ROOT_CERT_FILE, generatedCaMaterial, loadCaMaterial, writeRootCert } from './ca/ca-material.js';
+export type { CaFiles } from './ca/ca-material.js';
+export { DEFAULT_SERVER_NAMES, controlPlaneIdentity, issueControlPlaneCertificate } from './ca/serving-cert.js';
+export type { ControlPlaneCertificate } from './ca/serving-cert.js';
+export { CountingCertificateAuthority } from './ca/counting-ca.js';
+export type { CaCounters } from './ca/counting-ca.js';
+export { AdminServer } from './admin/admin-server.js';
+export type { AdminServerOptions, Readiness } from './admin/admin-server.js';
+export { configDump } from './admin/config-dump.js';
+export type { CaDumpSource, ConfigDumpSources, ServerDumpSource } from './admin/config-dump.js';

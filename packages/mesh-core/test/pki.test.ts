@@ -8,6 +8,7 @@ import {
   generateKeyPair,
   issueLeaf,
   issueWorkloadCertificate,
+  issueServingCertificate,
   parseCertificate,
   parseCsr,
   privateKeyFromPem,
@@ -77,4 +78,14 @@ test('splitPemChain keeps order and ignores text between certificates', async (t
   t.is(parts.length, 2);
   t.is(new X509Certificate(parts[0]!).subject, new X509Certificate(a.certPem).subject);
   t.throws(() => parseCertificate('garbage'), { instanceOf: PkiError, message: /not a valid PEM certificate/ });
+});
+
+test('issueServingCertificate names DNS SANs only and needs at least one', async (t) => {
+  const root = await createRootCa('cluster.local', DAY);
+  const serving = await issueServingCertificate(root, ['istiod.istio-system.svc', 'istiod'], DAY);
+  const x = new X509Certificate(serving.certPem);
+  t.is(x.subjectAltName, 'DNS:istiod.istio-system.svc, DNS:istiod');
+  t.is(x.checkHost('istiod.istio-system.svc'), 'istiod.istio-system.svc');
+  t.deepEqual(serving.chainPem, []);
+  await t.throwsAsync(issueServingCertificate(root, [], DAY), { instanceOf: PkiError, message: /at least one DNS name/ });
 });

@@ -43,3 +43,27 @@ export type {
   WorkloadStatus,
   WorkloadType,
 } from './istio.js';
+export {
+  ADS_PROTO_FILE,
+  ADS_SERVICE_NAME,
+  TYPE_URL_PREFIX,
+  UnknownProtoTypeError,
+  adsServiceDefinition,
+  envoyCodec,
+  envoyIncludeDirs,
+  envoyRoot,
+  unpackAny,
+} from './envoy.js';
+export type {
+  ControlPlane,
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DeltaResource,
+  DiscoveryRequest,
+  DiscoveryResponse,
+  EnvoyLocality,
+  EnvoyNode,
+  ProtoAny,
+  ProtoDuration,
+  RpcStatus,
+} from './envoy.js';

@@ -1,1 +1,17 @@
-export {};
+export { XdsClient } from './client.js';
+export type { DisconnectEvent, XdsClientEvents, XdsClientOptions, XdsClientStatus, XdsProtocol, XdsTypeStatus } from './client-options.js';
+export { codecResourceType } from './resource-type.js';
+export type { CodecResourceTypeOptions, Rejection, ResourceBatch, ResourceHandler, ResourceType, ResourceUpsert, ValidationResult } from './resource-type.js';
+export { Backoff, DEFAULT_BACKOFF, systemClock } from './backoff.js';
+export type { BackoffOptions, Clock } from './backoff.js';
+export { createXdsMetrics } from './metrics.js';
+export type { TerminationReason, XdsMetrics } from './metrics.js';
+export { buildNode, proxyNodeId, toProtoStruct, toProtoValue } from './node.js';
+export type { MetadataValue, NodeOptions } from './node.js';
+export { XdsClosedError, XdsConfigError, XdsError, XdsStreamError, XdsTokenError } from './errors.js';
+export { DEFAULT_MAX_RESPONSE_BYTES } from './transport.js';
+export type { TokenSource, XdsTlsOptions } from './transport.js';
+export { INVALID_ARGUMENT } from './session.js';
+export type { AckEvent, NackEvent } from './session.js';
+export { WILDCARD, formatRejections } from './type-state.js';
+export type { AckRecord, NackRecord } from './type-state.js';

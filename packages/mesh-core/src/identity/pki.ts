@@ -77,6 +77,8 @@ export interface ParsedCsr {
   /** Every URI SAN the CSR asks for. */
   readonly uris: readonly string[];
   readonly dnsNames: readonly string[];
+  /** Every other SAN (IP, email, ...) as `type:value`, so that a CA can refuse what it does not sign. */
+  readonly otherSans: readonly string[];
 }
 
 /** Parses a PEM CSR and checks its self-signature (proof that the requester holds the key). */
@@ -90,13 +92,28 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   if (!(await csr.verify())) throw new PkiError('PKI_ERR_CSR', 'CSR signature does not verify');
   const uris: string[] = [];
   const dnsNames: string[] = [];
+  const otherSans: string[] = [];
   const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
   for (const name of san?.names.items ?? []) {
     if (name.type === 'url') uris.push(name.value);
     else if (name.type === 'dns') dnsNames.push(name.value);
+    else otherSans.push(`${name.type}:${name.value}`);
   }
-  const publicKey = (await csr.publicKey.export(EC_ALG, ['verify'])) as unknown as CryptoKey;
-  return { publicKey, uris, dnsNames };
+  return { publicKey: await csrPublicKey(csr), uris, dnsNames, otherSans };
+}
+
+/**
+ * Mesh certificates are P-256 only (what ztunnel generates); any other key is refused here rather than
+ * signed into a certificate that peers may not accept.
+ */
+async function csrPublicKey(csr: x509.Pkcs10CertificateRequest): Promise<CryptoKey> {
+  try {
+    // @peculiar/x509 types this with the DOM's CryptoKey, which this project does not load.
+    const key: unknown = await csr.publicKey.export(EC_ALG, ['verify']);
+    return key as CryptoKey;
+  } catch (cause) {
+    throw new PkiError('PKI_ERR_CSR', 'CSR key is not an ECDSA P-256 key', { cause });
+  }
 }
 
 /** Splits concatenated PEM certificates into one PEM string each, in order. */
@@ -165,6 +182,8 @@ export interface IssueOptions {
   publicKey: CryptoKey;
   /** The URI SANs to put in the certificate. */
   uris: readonly string[];
+  /** DNS SANs, for serving certificates (the CA and xDS endpoints are verified by DNS name). */
+  dnsNames?: readonly string[];
   notBefore: Date;
   notAfter: Date;
 }
@@ -252,7 +271,10 @@ export async function issueLeaf(ca: CaMaterial, opts: IssueOptions): Promise<str
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
       new x509.SubjectAlternativeNameExtension(
-        opts.uris.map((value) => ({ type: 'url' as const, value })),
+        [
+          ...opts.uris.map((value) => ({ type: 'url' as const, value })),
+          ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+        ],
         true,
       ),
     ],
@@ -302,4 +324,41 @@ export async function issueWorkloadCertificate(
 /** The certificates a leaf issued by `ca` must be presented with (its issuer, unless that is a root). */
 export function issuedChain(ca: CaMaterial): string[] {
   return ca.rootsPem.includes(ca.certPem) ? [] : [ca.certPem, ...ca.intermediatesPem];
+}
+
+/** A certificate for a server that clients verify by DNS name (the CA/xDS endpoint, as istiod's). */
+export interface ServingCertificate {
+  readonly dnsNames: readonly string[];
+  readonly privateKeyPem: string;
+  /** Leaf PEM. */
+  readonly certPem: string;
+  /** Intermediates between leaf and root, leaf-side first. */
+  readonly chainPem: readonly string[];
+  /** The roots clients must trust to verify it. */
+  readonly rootsPem: readonly string[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** Issues a DNS-named serving certificate from `ca` (istiod serves its gRPC port with one). */
+export async function issueServingCertificate(
+  ca: CaMaterial,
+  dnsNames: readonly string[],
+  ttlMs: number,
+  now = new Date(),
+): Promise<ServingCertificate> {
+  if (dnsNames.length === 0) throw new PkiError('PKI_ERR_CERT', 'a serving certificate needs at least one DNS name');
+  const keys = await generateKeyPair();
+  const notBefore = new Date(now.getTime() - 60_000);
+  const notAfter = new Date(now.getTime() + ttlMs);
+  const certPem = await issueLeaf(ca, { publicKey: keys.publicKey, uris: [], dnsNames, notBefore, notAfter });
+  return {
+    dnsNames: [...dnsNames],
+    privateKeyPem: await privateKeyToPem(keys.privateKey),
+    certPem,
+    chainPem: issuedChain(ca),
+    rootsPem: ca.rootsPem,
+    notBefore,
+    notAfter,
+  };
 }

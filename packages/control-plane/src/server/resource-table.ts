@@ -1,0 +1,186 @@
+/**
+ * One xDS type's resources of one snapshot, encoded once and shared by every stream.
+ *
+ * Each resource is encoded to its wire bytes when a snapshot arrives; its xDS `version` is a short hash of
+ * those bytes, so equal content has equal versions across snapshots, restarts and server instances (which
+ * is what lets a reconnecting client's `initial_resource_versions` skip unchanged resources). Unchanged
+ * message objects, and re-created ones that encode to the same bytes, keep their previous entry, so a
+ * snapshot that changes one pod costs one encode-and-compare per resource and hands every stream the
+ * same entry objects.
+ */
+import { createHash } from 'node:crypto';
+import type { MessageCodec } from '@ambit/protos';
+import type { Address, Authorization } from '@ambit/protos';
+import { formatIp } from './ip-format.js';
+
+/** One encoded resource. Immutable; shared by every stream and every table that holds the same bytes. */
+export interface ResourceEntry {
+  readonly name: string;
+  /** Short content hash of `bytes`. */
+  readonly version: string;
+  /** The encoded message (an `istio.workload.Address` or `istio.security.Authorization`). */
+  readonly bytes: Buffer;
+  /** Other names a client may subscribe to this resource by (`network/IP` for addresses). */
+  readonly aliases: readonly string[];
+}
+
+/** A resource the table left out because it cannot be encoded; the rest still serve. */
+export interface EncodeProblem {
+  readonly typeUrl: string;
+  readonly name: string;
+  readonly message: string;
+}
+
+/** Length of the hex version string: 64 bits of SHA-256, collision-free for any realistic mesh. */
+const VERSION_LENGTH = 16;
+
+export function contentVersion(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, VERSION_LENGTH);
+}
+
+/** The resources of one type at one snapshot, with alias and service-membership indexes for on-demand lookups. */
+export class ResourceTable {
+  readonly typeUrl: string;
+  readonly entries: ReadonlyMap<string, ResourceEntry>;
+  readonly #aliases: ReadonlyMap<string, string>;
+  readonly #members: ReadonlyMap<string, readonly string[]>;
+
+  constructor(
+    typeUrl: string,
+    entries: ReadonlyMap<string, ResourceEntry>,
+    aliases: ReadonlyMap<string, string> = new Map(),
+    members: ReadonlyMap<string, readonly string[]> = new Map(),
+  ) {
+    this.typeUrl = typeUrl;
+    this.entries = entries;
+    this.#aliases = aliases;
+    this.#members = members;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The resource name a subscription name stands for: itself, or the resource holding that alias. */
+  resolve(name: string): string | undefined {
+    if (this.entries.has(name)) return name;
+    return this.#aliases.get(name);
+  }
+
+  /**
+   * Resources that come with `name` for an on-demand client: the workloads behind a service (istiod's
+   * AdditionalPodSubscriptions), so that asking for a VIP yields the endpoints to route to.
+   */
+  membersOf(name: string): readonly string[] {
+    return this.#members.get(name) ?? [];
+  }
+}
+
+/** Which names changed between two tables of the same type: new or different content, and gone. */
+export interface TableDiff {
+  readonly upserted: readonly string[];
+  readonly removed: readonly string[];
+}
+
+export function diffTables(previous: ResourceTable | undefined, next: ResourceTable): TableDiff {
+  const upserted: string[] = [];
+  const removed: string[] = [];
+  const before = previous?.entries;
+  for (const [name, entry] of next.entries) {
+    if (before?.get(name)?.version !== entry.version) upserted.push(name);
+  }
+  if (before) {
+    for (const name of before.keys()) if (!next.entries.has(name)) removed.push(name);
+  }
+  return { upserted, removed };
+}
+
+/**
+ * Builds tables for consecutive snapshots of one type, reusing the previous snapshot's entries where
+ * the content did not change.
+ */
+export class TableBuilder<T extends object> {
+  readonly #codec: MessageCodec<T>;
+  readonly #aliasesOf: (message: T) => readonly string[];
+  readonly #membershipsOf: (message: T) => readonly string[];
+  /** Message object → its entry: the model hands unchanged objects through from snapshot to snapshot. */
+  #byObject = new WeakMap<T, ResourceEntry>();
+  #previous: ResourceTable | undefined;
+
+  constructor(
+    codec: MessageCodec<T>,
+    aliasesOf: (message: T) => readonly string[] = () => [],
+    membershipsOf: (message: T) => readonly string[] = () => [],
+  ) {
+    this.#codec = codec;
+    this.#aliasesOf = aliasesOf;
+    this.#membershipsOf = membershipsOf;
+  }
+
+  /** Encodes `resources` into a table; resources that fail to encode are left out and reported. */
+  build(resources: ReadonlyMap<string, T>, problems: EncodeProblem[]): ResourceTable {
+    const entries = new Map<string, ResourceEntry>();
+    const aliases = new Map<string, string>();
+    const members = new Map<string, string[]>();
+    const previous = this.#previous?.entries;
+    for (const [name, message] of resources) {
+      let entry = this.#byObject.get(message);
+      if (entry?.name !== name) {
+        let bytes: Buffer;
+        try {
+          bytes = this.#codec.encode(message);
+        } catch (err) {
+          problems.push({ typeUrl: this.#codec.typeUrl, name, message: err instanceof Error ? err.message : String(err) });
+          continue;
+        }
+        const old = previous?.get(name);
+        entry = old?.bytes.equals(bytes) ? old : { name, version: contentVersion(bytes), bytes, aliases: this.#aliasesOf(message) };
+        this.#byObject.set(message, entry);
+      }
+      entries.set(name, entry);
+      // An alias that is also a resource name, or claimed twice, resolves to the resource name / the first
+      // holder: names win so that subscribing by name is never ambiguous.
+      for (const alias of entry.aliases) if (!aliases.has(alias)) aliases.set(alias, name);
+      for (const group of this.#membershipsOf(message)) {
+        const list = members.get(group);
+        if (list) list.push(name);
+        else members.set(group, [name]);
+      }
+    }
+    const table = new ResourceTable(this.#codec.typeUrl, entries, aliases, members);
+    this.#previous = table;
+    return table;
+  }
+}
+
+/** `network/IP` for every address of a workload or service: the keys ztunnel's on-demand lookups use. */
+export function addressAliases(address: Address): string[] {
+  const out: string[] = [];
+  if (address.workload) {
+    const network = address.workload.network ?? '';
+    for (const bytes of address.workload.addresses ?? []) {
+      const ip = formatIp(bytes);
+      if (ip !== undefined) out.push(`${network}/${ip}`);
+    }
+  } else if (address.service) {
+    for (const a of address.service.addresses ?? []) {
+      const ip = a.address ? formatIp(a.address) : undefined;
+      if (ip !== undefined) out.push(`${a.network ?? ''}/${ip}`);
+    }
+  }
+  return out;
+}
+
+/** The services (`namespace/hostname`, their resource names) a workload belongs to. */
+export function addressMemberships(address: Address): string[] {
+  return address.workload?.services ? Object.keys(address.workload.services) : [];
+}
+
+/** A builder for Address tables, with `network/IP` aliases and service membership. */
+export function addressTableBuilder(codec: MessageCodec<Address>): TableBuilder<Address> {
+  return new TableBuilder(codec, addressAliases, addressMemberships);
+}
+
+export function authorizationTableBuilder(codec: MessageCodec<Authorization>): TableBuilder<Authorization> {
+  return new TableBuilder(codec);
+}
