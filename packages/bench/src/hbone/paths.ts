@@ -10,7 +10,7 @@ import type { BenchCertificates } from './certs.js';
 import { startStunnel } from './stunnel.js';
 
 /** Every path, in the order they run and are reported. */
-export const CASE_NAMES = ['direct', 'node-tls', 'c-tunnel'] as const;
+export const CASE_NAMES = ['direct', 'node-tls', 'hbone', 'c-tunnel'] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 
 export function isCaseName(s: string): s is CaseName {
@@ -56,6 +56,22 @@ export async function startPath(name: CaseName, ctx: PathContext): Promise<Bench
           kind: 'tls-client',
           listen,
           upstream: { host: LOOPBACK, port: server.port },
+          tls: ctx.certs.client,
+          peerIdentity: ctx.certs.server.identity,
+        },
+        run,
+      );
+      return { name, entry: { host: LOOPBACK, port: client.port }, proxies: [client.child, server.child] };
+    }
+    case 'hbone': {
+      const server = await startNodeProxy('hbone-server', { kind: 'hbone-server', listen, upstream: ctx.backend, tls: ctx.certs.server }, run);
+      const client = await startNodeProxy(
+        'hbone-client',
+        {
+          kind: 'hbone-client',
+          listen,
+          hbone: { host: LOOPBACK, port: server.port },
+          target: ctx.backend,
           tls: ctx.certs.client,
           peerIdentity: ctx.certs.server.identity,
         },

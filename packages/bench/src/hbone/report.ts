@@ -93,7 +93,7 @@ export function summarise(runs: CaseRuns): CaseResult {
 /** The targets, computed against baselines from the same run. */
 export function ratios(cases: readonly CaseResult[]): Target[] {
   const get = (name: CaseName): CaseResult | undefined => cases.find((c) => c.case === name);
-  const hbone = cases.find((c) => (c.case as string) === 'hbone');
+  const hbone = get('hbone');
   const nodeTls = get('node-tls');
   const direct = get('direct');
   const cTunnel = get('c-tunnel');

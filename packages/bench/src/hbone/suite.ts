@@ -117,17 +117,18 @@ async function proxyCpu(p: BenchPath): Promise<number> {
 }
 
 /**
- * Runs one workload on a path. When it fails, says which path broke and adds the state of the path's
- * proxies (a crashed proxy is the usual cause, and its last output says why).
+ * Runs one workload on a path. When it fails, says which path broke and adds the state and last output
+ * of the path's proxies (a crashed or complaining proxy is the usual cause).
  */
 async function onPath<T>(p: BenchPath, workload: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
     if (err instanceof BenchError && err.code === 'BENCH_ERR_ABORTED') throw err;
-    const dead = p.proxies.filter((c) => c.exitInfo).map((c) => c.describeExit());
+    // Every proxy of the path, dead or alive, with its last output: the reason is usually there.
+    const proxies = p.proxies.map((c) => c.describeExit());
     const reason = err instanceof Error ? err.message : String(err);
-    throw new BenchError('BENCH_ERR_PATH', `${p.name}: ${workload} failed: ${reason}${dead.length ? `\n${dead.join('\n')}` : ''}`, {
+    throw new BenchError('BENCH_ERR_PATH', `${p.name}: ${workload} failed: ${reason}${proxies.length ? `\n${proxies.join('\n')}` : ''}`, {
       cause: err,
     });
   }

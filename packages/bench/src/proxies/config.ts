@@ -34,7 +34,25 @@ export interface TlsServerConfig {
   readonly peerIdentity: string;
 }
 
-export type ProxyConfig = TlsClientConfig | TlsServerConfig;
+/** Plain TCP in on `listen`, each connection tunnelled over HBONE to `hbone`, asking for `target`. */
+export interface HboneClientConfig {
+  readonly kind: 'hbone-client';
+  readonly listen: Address;
+  readonly hbone: Address;
+  readonly target: Address;
+  readonly tls: PemFiles;
+  readonly peerIdentity: string;
+}
+
+/** HBONE in on `listen`; every tunnel goes to `upstream`. */
+export interface HboneServerConfig {
+  readonly kind: 'hbone-server';
+  readonly listen: Address;
+  readonly upstream: Address;
+  readonly tls: PemFiles;
+}
+
+export type ProxyConfig = TlsClientConfig | TlsServerConfig | HboneClientConfig | HboneServerConfig;
 
 /** The one message a proxy child sends: it is listening on `port`. */
 export interface ReadyMessage {

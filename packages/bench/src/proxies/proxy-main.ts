@@ -5,6 +5,8 @@
  */
 import { createLogger } from '@ambit/mesh-core/telemetry';
 import type { ProxyConfig, ReadyMessage } from './config.js';
+import { Identity } from '@ambit/mesh-core/identity';
+import { HboneClientProxy, createHboneServerProxy, readWorkloadCertificate } from './hbone-proxy.js';
 import { TlsRelayClient, TlsRelayServer, readTlsMaterial } from './tls-relay.js';
 
 interface RunningProxy {
@@ -27,6 +29,28 @@ async function start(config: ProxyConfig): Promise<{ proxy: RunningProxy; port: 
       const relay = config.kind === 'tls-client' ? new TlsRelayClient(options) : new TlsRelayServer(options);
       const { port } = await relay.listen();
       return { proxy: relay, port };
+    }
+    case 'hbone-client': {
+      const proxy = new HboneClientProxy({
+        listen: config.listen,
+        hbone: config.hbone,
+        target: config.target,
+        certificate: await readWorkloadCertificate(config.tls),
+        peerIdentity: Identity.parse(config.peerIdentity),
+        logger,
+      });
+      const { port } = await proxy.listen();
+      return { proxy, port };
+    }
+    case 'hbone-server': {
+      const server = createHboneServerProxy({
+        listen: config.listen,
+        upstream: config.upstream,
+        certificate: await readWorkloadCertificate(config.tls),
+        logger,
+      });
+      const { port } = await server.listen(config.listen.port, config.listen.host);
+      return { proxy: server, port };
     }
   }
 }
