@@ -133,6 +133,8 @@ class Relay {
 /** Destroys a stream so that its peer sees a failure: RST for TCP, RST_STREAM (INTERNAL_ERROR) for HTTP/2. */
 function abort(s: Duplex, err: Error): void {
   if (s.destroyed) return;
-  if (s instanceof Socket && !s.connecting) s.resetAndDestroy();
+  // libuv refuses an RST after a shutdown (FIN) was requested, and Node then never closes the handle:
+  // once we have ended the socket, a plain destroy is the only safe close.
+  if (s instanceof Socket && !s.connecting && !s.writableEnded) s.resetAndDestroy();
   else s.destroy(err);
 }

@@ -7,17 +7,20 @@
  * the TLS server's context is swapped if the certificate changed, and only then is the socket handed to the
  * TLS server (`emit('connection')`, documented for injecting connections). A rotated certificate or new
  * roots thus apply to every handshake that starts after the source returns them.
+ *
+ * The same hand-over happens after the handshake: the TLS server verifies ALPN and the client's SPIFFE ID
+ * first and only then gives the socket to the HTTP/2 server, so a refused client never gets an HTTP/2 byte.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import {
   constants as h2constants,
-  createSecureServer,
-  type Http2SecureServer,
+  createServer as createH2Server,
+  type Http2Server,
   type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CertificateSource, Identity, WorkloadCertificate } from '../identity/index.js';
 import { silentLogger } from '../telemetry/logger.js';
@@ -91,7 +94,10 @@ export class HboneServer {
   readonly #tuning: Http2Tuning;
   readonly #timers: Timers;
   readonly #tcp: NetServer;
-  readonly #h2: Http2SecureServer;
+  readonly #tls: TlsServer;
+  readonly #h2: Http2Server;
+  /** The verified peer of the socket being handed to the HTTP/2 server (its 'session' event is synchronous). */
+  #handing: SessionInfo | undefined;
   readonly #sessions = new Map<ServerHttp2Session, SessionInfo>();
   /** Sockets waiting for their certificate, not yet handed to TLS. */
   readonly #awaitingCert = new Set<Socket>();
@@ -113,20 +119,20 @@ export class HboneServer {
     this.#tuning = resolveTuning(DEFAULT_SERVER_TUNING, o.http2);
     this.#timers = o.timers ?? systemTimers;
 
-    this.#h2 = createSecureServer({
-      allowHTTP1: false,
+    // The certificate-bearing options are set per connection (#useCertificate); these never change.
+    this.#tls = createTlsServer({
       ALPNProtocols: [MESH_ALPN],
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
       handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
-      settings: localSettings(this.#tuning),
-      maxSessionMemory: this.#tuning.maxSessionMemoryMiB,
     });
+    this.#tls.on('secureConnection', this.#onSecureConnection);
+    this.#tls.on('tlsClientError', this.#onTlsClientError);
+    this.#h2 = createH2Server({ settings: localSettings(this.#tuning), maxSessionMemory: this.#tuning.maxSessionMemoryMiB });
     this.#h2.on('session', this.#onSession);
     this.#h2.on('stream', this.#onStream);
-    this.#h2.on('unknownProtocol', this.#onUnknownProtocol);
-    this.#h2.on('tlsClientError', this.#onTlsClientError);
 
     // pauseOnConnect: no bytes are read until TLS owns the socket.
     this.#tcp = createNetServer({ pauseOnConnect: true, noDelay: true });
@@ -186,7 +192,7 @@ export class HboneServer {
         this.#awaitingCert.delete(socket);
         if (socket.destroyed) return;
         this.#useCertificate(cert);
-        this.#h2.emit('connection', socket);
+        this.#tls.emit('connection', socket);
       },
       (err: unknown) => {
         this.#awaitingCert.delete(socket);
@@ -200,7 +206,7 @@ export class HboneServer {
   #useCertificate(cert: WorkloadCertificate): void {
     if (cert === this.#certificate) return;
     this.#certificate = cert;
-    this.#h2.setSecureContext(serverTlsOptions(cert, this.#trustDomain));
+    this.#tls.setSecureContext(serverTlsOptions(cert, this.#trustDomain));
   }
 
   readonly #onSocketError = (err: Error): void => {
@@ -211,28 +217,44 @@ export class HboneServer {
     this.#log.warn({ err, code: err.code, 'src.addr': socket.remoteAddress }, 'HBONE TLS handshake failed');
   };
 
-  readonly #onUnknownProtocol = (socket: TLSSocket): void => {
-    this.#log.warn({ alpn: socket.alpnProtocol, 'src.addr': socket.remoteAddress }, 'HBONE client did not negotiate h2; closing');
-    socket.destroy();
-  };
-
-  readonly #onSession = (session: ServerHttp2Session): void => {
-    const socket = session.socket as TLSSocket;
-    session.on('error', this.#onSessionError);
+  /** A completed handshake: check ALPN and the client's identity, then hand the socket to HTTP/2. */
+  readonly #onSecureConnection = (socket: TLSSocket): void => {
+    socket.on('error', this.#onSocketError);
+    if (socket.alpnProtocol !== MESH_ALPN) {
+      this.#log.warn({ alpn: socket.alpnProtocol, 'src.addr': socket.remoteAddress }, 'HBONE client did not negotiate h2; closing');
+      socket.destroy();
+      return;
+    }
     let peer: Identity;
     try {
       peer = authenticatedClient(socket, this.#trustDomain);
     } catch (err) {
       this.#log.warn({ err, 'src.addr': socket.remoteAddress }, 'HBONE client identity refused');
-      session.destroy();
+      socket.destroy();
       return;
     }
     if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#handing = { peer, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
+    try {
+      this.#h2.emit('connection', socket);
+    } finally {
+      this.#handing = undefined;
+    }
+  };
+
+  readonly #onSession = (session: ServerHttp2Session): void => {
+    session.on('error', this.#onSessionError);
+    const info = this.#handing;
+    if (!info) {
+      // Only #onSecureConnection feeds the HTTP/2 server; anything else is a bug, not a peer.
       session.destroy();
       return;
     }
     applyConnectionWindow(session, this.#tuning);
-    this.#sessions.set(session, { peer, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 });
+    this.#sessions.set(session, info);
     new Keepalive(session, this.#keepalive, this.#timers);
     session.once('close', () => this.#sessions.delete(session));
   };

@@ -6,10 +6,15 @@ import type { ExecutionContext } from 'ava';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+// @peculiar/x509 needs the Reflect metadata API loaded before it (pki.ts does the same).
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import {
   Identity,
   StaticCertificateSource,
   createRootCa,
+  generateKeyPair,
+  privateKeyToPem,
   issueWorkloadCertificate,
   type CaMaterial,
   type WorkloadCertificate,
@@ -111,4 +116,42 @@ export async function until(cond: () => boolean, ms = 10_000, what = 'condition'
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * A leaf certificate with exactly the given SANs (URI and DNS), signed by `ca`: for certificates the
+ * mesh CA would never issue (DNS-only, several SPIFFE IDs, foreign trust domains).
+ */
+export async function customLeaf(
+  ca: CaMaterial,
+  names: Array<{ type: 'url' | 'dns'; value: string }>,
+  identity: Identity = clientId,
+): Promise<WorkloadCertificate> {
+  const keys = await generateKeyPair();
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '01',
+    subject: 'CN=custom',
+    issuer: caCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + DAY),
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    publicKey: keys.publicKey,
+    signingKey: ca.keys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.SubjectAlternativeNameExtension(names, false),
+    ],
+  });
+  return {
+    identity,
+    privateKeyPem: await privateKeyToPem(keys.privateKey),
+    certPem: cert.toString('pem'),
+    chainPem: [],
+    rootsPem: ca.rootsPem,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + DAY),
+  };
 }
