@@ -70,8 +70,11 @@ async function main(argv: readonly string[]): Promise<number> {
     await (await load()).run(args, ctx);
   } catch (err) {
     code = exitCodeFor(err);
+    // On Ctrl-C the terminal signals the children too, so the run may fail on a dead proxy before it
+    // sees the abort: that is an interruption, not a broken path.
+    const interrupted = code === 130 || abort.signal.aborted;
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`bench ${name}: ${code === 130 ? 'interrupted' : `error: ${message}`}\n`);
+    process.stderr.write(`bench ${name}: ${interrupted ? 'interrupted' : `error: ${message}`}\n`);
   }
   const cleanupErrors = await cleanup.run();
   for (const err of cleanupErrors) process.stderr.write(`bench ${name}: cleanup: ${err.message}\n`);
