@@ -181,7 +181,7 @@ test('the client refuses a malformed tunnel request before dialling', async (t) 
     t.is(err.code, 'HBONE_ERR_BAD_REQUEST');
     t.regex(err.message, re);
   }
-  t.deepEqual(client.stats(), { connections: 0, streams: 0 });
+  t.deepEqual(client.stats(), { connections: 0, streams: 0, draining: 0 });
 });
 
 test('the client reports an unreachable HBONE endpoint as HBONE_ERR_CONNECT', async (t) => {
@@ -191,5 +191,5 @@ test('the client reports an unreachable HBONE endpoint as HBONE_ERR_CONNECT', as
   const err = await t.throwsAsync(client.connect(req(`127.0.0.1:${closed.port}`, '10.0.0.1:80')), { instanceOf: HboneError });
   t.is(err.code, 'HBONE_ERR_CONNECT');
   t.regex(err.message, /ECONNREFUSED/);
-  t.deepEqual(client.stats(), { connections: 0, streams: 0 });
+  t.deepEqual(client.stats(), { connections: 0, streams: 0, draining: 0 });
 });
