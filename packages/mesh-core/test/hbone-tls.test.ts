@@ -20,7 +20,7 @@ test('the client refuses a server whose SPIFFE ID is not an expected one', async
   t.regex(err.message, /peer identity spiffe:\/\/cluster.local\/ns\/default\/sa\/server is not one of the expected identities/);
   t.is(echo.sockets.length, 0);
   t.is(server.stats().streams, 0);
-  t.deepEqual(client.stats(), { connections: 0, streams: 0 });
+  t.deepEqual(client.stats(), { connections: 0, streams: 0, draining: 0 });
 });
 
 test('the server refuses a client without a certificate at the TLS handshake', async (t) => {

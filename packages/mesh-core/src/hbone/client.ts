@@ -109,8 +109,9 @@ export class HboneClient {
     return await new ResponseWait(stream, req, this.#timers, this.#responseTimeoutMs).done;
   }
 
-  stats(): { connections: number; streams: number } {
-    return { connections: this.#pool.connections, streams: this.#pool.streams };
+  /** Open HTTP/2 connections, open tunnels, and connections that are finishing (taking no new tunnels). */
+  stats(): { connections: number; streams: number; draining: number } {
+    return { connections: this.#pool.connections, streams: this.#pool.streams, draining: this.#pool.draining };
   }
 
   /** Refuses new tunnels, sends GOAWAY on every connection and resolves once all have closed (open tunnels finish first). */

@@ -11,7 +11,7 @@ export interface HostPort {
   port: number;
 }
 
-const PORT_RE = /^[0-9]{1,5}$/;
+const PORT_RE = /^[0-9]+$/;
 
 /**
  * Parses `ip:port` or `[ipv6]:port`. Returns the reason as a string when it is not one, so the server can
@@ -36,8 +36,9 @@ export function parseAuthority(value: string | undefined): HostPort | string {
     if (!isIPv4(host)) return `authority "${value}" does not hold an IP address (host names are not accepted)`;
   }
   if (!PORT_RE.test(portText)) return `authority "${value}" has a non-numeric port`;
-  const port = Number(portText);
-  if (port < 1 || port > 65_535) return `authority "${value}" has port ${port} out of range 1-65535`;
+  // Past 5 digits the number is out of range anyway; cap the text so Number() never sees a huge string.
+  const port = portText.length > 5 ? Infinity : Number(portText);
+  if (port < 1 || port > 65_535) return `authority "${value}" has port ${portText} out of range 1-65535`;
   return { host, port };
 }
 

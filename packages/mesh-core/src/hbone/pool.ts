@@ -86,6 +86,8 @@ export class ConnectionPool {
   readonly #entries = new Map<string, Entry>();
   readonly #live = new Set<PooledConnection>();
   #streams = 0;
+  /** Connections listed under a key (accepting new streams while they have room). */
+  #listed = 0;
 
   constructor(timers: Timers, idleTimeoutMs: number) {
     this.timers = timers;
@@ -141,6 +143,7 @@ export class ConnectionPool {
       this.#entries.set(conn.key, entry);
     }
     entry.connections.push(conn);
+    this.#listed++;
   }
 
   /** Tracks a session from the moment it is dialled until it closes. */
@@ -156,7 +159,10 @@ export class ConnectionPool {
     const entry = this.#entries.get(conn.key);
     if (!entry) return;
     const i = entry.connections.indexOf(conn);
-    if (i >= 0) entry.connections.splice(i, 1);
+    if (i >= 0) {
+      entry.connections.splice(i, 1);
+      this.#listed--;
+    }
     this.#forgetIfEmpty(conn.key, entry);
   }
 
@@ -170,6 +176,11 @@ export class ConnectionPool {
 
   get streams(): number {
     return this.#streams;
+  }
+
+  /** Live connections that take no new streams (GOAWAY received, idle-closing, closing). */
+  get draining(): number {
+    return this.#live.size - this.#listed;
   }
 
   all(): PooledConnection[] {

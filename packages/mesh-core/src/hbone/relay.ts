@@ -8,7 +8,9 @@
  *   buffers beyond each stream's high-water mark and, for HTTP/2, its flow-control window.
  * - Failure: an error, or a side that closes before finishing both directions (a reset, an aborted stream),
  *   tears down the other side abruptly: a TCP socket gets an RST, an HTTP/2 stream an RST_STREAM, so the
- *   peer learns the tunnel broke rather than seeing a clean end.
+ *   peer learns the tunnel broke rather than seeing a clean end. (Node folds a reset issued right after a
+ *   write into a FIN; the socket is closed either way.) A reset HTTP/2 stream also ends its readable side
+ *   in Node, so `rstCode`/`aborted` are checked before passing an end on as a FIN.
  * - Cost: the listeners are created once per relay; the per-chunk path allocates nothing.
  */
 import { Socket } from 'node:net';
@@ -34,10 +36,12 @@ class Pump {
   bytes = 0;
   readonly #src: Duplex;
   readonly #dst: Duplex;
+  readonly #relay: Relay;
 
-  constructor(src: Duplex, dst: Duplex) {
+  constructor(src: Duplex, dst: Duplex, relay: Relay) {
     this.#src = src;
     this.#dst = dst;
+    this.#relay = relay;
   }
 
   start(): void {
@@ -60,6 +64,14 @@ class Pump {
   };
 
   readonly #onEnd = (): void => {
+    // Node ends an HTTP/2 stream's readable side on RST_STREAM too; a reset must not pass for a FIN.
+    // `aborted`: reset while our side was still open (even with NO_ERROR, which destroy() sends).
+    const src = this.#src as { rstCode?: number; aborted?: boolean };
+    const rst = src.rstCode;
+    if (src.aborted === true || (typeof rst === 'number' && rst !== 0)) {
+      this.#relay.teardown(new HboneError('HBONE_ERR_RESET', `the tunnel stream was reset by the peer (HTTP/2 error code ${rst})`));
+      return;
+    }
     if (!this.#dst.destroyed && !this.#dst.writableEnded) this.#dst.end();
   };
 }
@@ -81,8 +93,8 @@ class Relay {
     this.done = new Promise((resolve) => {
       this.#resolve = resolve;
     });
-    this.#ab = new Pump(a, b);
-    this.#ba = new Pump(b, a);
+    this.#ab = new Pump(a, b, this);
+    this.#ba = new Pump(b, a, this);
     a.on('error', this.#onError);
     b.on('error', this.#onError);
     this.#watchClose(a, this.#onCloseA);
@@ -98,7 +110,7 @@ class Relay {
   }
 
   readonly #onError = (err: Error): void => {
-    this.#teardown(err);
+    this.teardown(err);
   };
 
   readonly #onCloseA = (): void => {
@@ -112,7 +124,7 @@ class Relay {
   #closed(s: Duplex, which: string): void {
     // Closing after both directions finished is the normal end; anything else is a break.
     if (!(s.readableEnded && s.writableFinished)) {
-      this.#teardown(new HboneError('HBONE_ERR_RESET', `the ${which} side of the tunnel closed before finishing`));
+      this.teardown(new HboneError('HBONE_ERR_RESET', `the ${which} side of the tunnel closed before finishing`));
     }
     if (--this.#open === 0) {
       const result: RelayResult = { aToB: this.#ab.bytes, bToA: this.#ba.bytes };
@@ -121,7 +133,8 @@ class Relay {
     }
   }
 
-  #teardown(err: Error): void {
+  /** Aborts both sides (once); the first reason is the one reported. */
+  teardown(err: Error): void {
     if (this.#tornDown) return;
     this.#tornDown = true;
     this.#error = err;
