@@ -141,21 +141,24 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
 
   async #reloadNow(): Promise<MeshSnapshot> {
     if (this.#closed) return this.#current;
+    const started = performance.now();
     const input = await this.#loader.load();
     if (this.#closed) return this.#current;
+    const read = performance.now();
     const previous = this.#current;
     const next = nextSnapshot(previous, computeMesh(input, this.options));
+    const timing: ReloadTiming = { read_ms: round(read - started), compute_ms: round(performance.now() - read) };
     if (next === undefined) {
-      this.#logger.debug({ version: previous.version }, 'input re-read; nothing changed');
+      this.#logger.debug({ version: previous.version, ...timing }, 'input re-read; nothing changed');
       return previous;
     }
     this.#current = next;
-    this.#logSnapshot(previous, next);
+    this.#logSnapshot(previous, next, timing);
     this.emit('snapshot', next);
     return next;
   }
 
-  #logSnapshot(previous: MeshSnapshot, next: MeshSnapshot): void {
+  #logSnapshot(previous: MeshSnapshot, next: MeshSnapshot, timing: ReloadTiming): void {
     const known = new Set(previous.diagnostics.map(diagnosticKey));
     for (const d of next.diagnostics) {
       if (known.has(diagnosticKey(d))) continue;
@@ -169,10 +172,21 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
         authorizations: next.authorizations.size,
         nodes: next.identitiesByNode.size,
         diagnostics: next.diagnostics.length,
+        ...timing,
       },
       'published mesh snapshot',
     );
   }
+}
+
+/** How long a reload took: reading the input, then computing the snapshot (ms, logged with each snapshot). */
+interface ReloadTiming {
+  readonly read_ms: number;
+  readonly compute_ms: number;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
 
 function diagnosticKey(d: InputDiagnostic): string {
