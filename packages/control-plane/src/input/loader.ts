@@ -27,19 +27,38 @@ export class InputError extends MeshError {
 }
 
 export interface InputLoaderOptions {
-  /** How files are read (default `fs.promises.readFile` as UTF-8); tests inject failures here. */
+  /**
+   * How files are read (default `fs.promises.readFile` as UTF-8); tests inject failures here. With a custom
+   * reader every file is read on every load (the unchanged-file shortcut needs the real file system).
+   */
   readonly readFile?: (file: string) => Promise<string>;
 }
 
 interface CachedFile {
   readonly text: string;
   readonly parse: FileParse;
+  /** The file's identity and change times when it was read (see `sameStat`). */
+  readonly stat: FileStamp | undefined;
+}
+
+/** What tells that a file was not written since: inode, size, and modification and change times in ns. */
+interface FileStamp {
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
+function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): boolean {
+  return a !== undefined && b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 export class InputLoader {
   readonly inputPath: string;
   readonly #registry: KindRegistry;
   readonly #readFile: (file: string) => Promise<string>;
+  /** Whether files are read from disk, so that an unchanged stat means unchanged content. */
+  readonly #statShortcut: boolean;
   readonly #cache = new Map<string, CachedFile>();
   readonly #lastGood = new Map<string, ParsedFile>();
   #previous: InputSet = EMPTY_INPUT;
@@ -49,6 +68,7 @@ export class InputLoader {
     this.inputPath = inputPath;
     this.#registry = registry;
     this.#readFile = options.readFile ?? ((file) => readFile(file, 'utf8'));
+    this.#statShortcut = options.readFile === undefined;
   }
 
   /**
@@ -87,10 +107,18 @@ export class InputLoader {
   async #loadFile(file: string): Promise<ParsedFile> {
     let parse: FileParse;
     try {
-      const text = await this.#readFile(file);
       const cached = this.#cache.get(file);
-      parse = cached !== undefined && cached.text === text ? cached.parse : parseFile(file, text, this.#registry);
-      this.#cache.set(file, { text, parse });
+      // A file not written since it was read (same inode, size, mtime and ctime, to the nanosecond; ctime
+      // changes with every write and cannot be set back) is not read again: a one-file change to a large
+      // input costs one read, not one per file.
+      const stamp = this.#statShortcut ? await stampOf(file) : undefined;
+      if (cached !== undefined && sameStamp(cached.stat, stamp)) {
+        parse = cached.parse;
+      } else {
+        const text = await this.#readFile(file);
+        parse = cached !== undefined && cached.text === text ? cached.parse : parseFile(file, text, this.#registry);
+        this.#cache.set(file, { text, parse, stat: stamp });
+      }
     } catch (cause) {
       this.#cache.delete(file);
       parse = {
@@ -108,6 +136,11 @@ export class InputLoader {
     const failures = parse.diagnostics.map((d) => ({ ...d, message: `${d.message}; ${consequence}` }));
     return { file, documents: lastGood?.documents ?? [], diagnostics: [...failures, ...(lastGood?.diagnostics ?? [])] };
   }
+}
+
+async function stampOf(file: string): Promise<FileStamp> {
+  const s = await stat(file, { bigint: true });
+  return { ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
 }
 
 const YAML_FILE = /\.ya?ml$/;

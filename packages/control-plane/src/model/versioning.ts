@@ -41,7 +41,8 @@ function shareUnchanged<T extends object>(
   let same = previous.size === next.size;
   for (const [key, value] of next) {
     const old = previous.get(key);
-    if (old !== undefined && isDeepStrictEqual(old, value)) {
+    // Identity first: the compute cache hands unchanged resources through as the same objects.
+    if (old !== undefined && (old === value || isDeepStrictEqual(old, value))) {
       map.set(key, old);
     } else {
       map.set(key, deepFreeze(value));

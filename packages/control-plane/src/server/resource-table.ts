@@ -39,11 +39,16 @@ export function contentVersion(bytes: Uint8Array): string {
 }
 
 /** The resources of one type at one snapshot, with alias and service-membership indexes for on-demand lookups. */
+interface TableIndex {
+  readonly aliases: ReadonlyMap<string, string>;
+  readonly members: ReadonlyMap<string, readonly string[]>;
+}
+
 export class ResourceTable {
   readonly typeUrl: string;
   readonly entries: ReadonlyMap<string, ResourceEntry>;
-  readonly #aliases: ReadonlyMap<string, string>;
-  readonly #members: ReadonlyMap<string, readonly string[]>;
+  #index: TableIndex | undefined;
+  #buildIndex: (() => TableIndex) | undefined;
 
   constructor(
     typeUrl: string,
@@ -53,8 +58,27 @@ export class ResourceTable {
   ) {
     this.typeUrl = typeUrl;
     this.entries = entries;
-    this.#aliases = aliases;
-    this.#members = members;
+    this.#index = { aliases, members };
+  }
+
+  /**
+   * A table whose alias and membership indexes are built by `buildIndex` on first use. Only on-demand
+   * (named) subscriptions look names up; wildcard clients, ztunnel's default, never do, so a snapshot
+   * need not pay for indexing every resource.
+   */
+  static withLazyIndex(typeUrl: string, entries: ReadonlyMap<string, ResourceEntry>, buildIndex: () => TableIndex): ResourceTable {
+    const table = new ResourceTable(typeUrl, entries);
+    table.#index = undefined;
+    table.#buildIndex = buildIndex;
+    return table;
+  }
+
+  #indexes(): TableIndex {
+    if (this.#index === undefined) {
+      this.#index = this.#buildIndex!();
+      this.#buildIndex = undefined;
+    }
+    return this.#index;
   }
 
   get size(): number {
@@ -64,7 +88,7 @@ export class ResourceTable {
   /** The resource name a subscription name stands for: itself, or the resource holding that alias. */
   resolve(name: string): string | undefined {
     if (this.entries.has(name)) return name;
-    return this.#aliases.get(name);
+    return this.#indexes().aliases.get(name);
   }
 
   /**
@@ -72,7 +96,7 @@ export class ResourceTable {
    * AdditionalPodSubscriptions), so that asking for a VIP yields the endpoints to route to.
    */
   membersOf(name: string): readonly string[] {
-    return this.#members.get(name) ?? [];
+    return this.#indexes().members.get(name) ?? [];
   }
 }
 
@@ -106,6 +130,8 @@ export class TableBuilder<T extends object> {
   /** Message object → its entry: the model hands unchanged objects through from snapshot to snapshot. */
   #byObject = new WeakMap<T, ResourceEntry>();
   #previous: ResourceTable | undefined;
+  #previousResources: ReadonlyMap<string, T> | undefined;
+  #previousProblems: readonly EncodeProblem[] = [];
 
   constructor(
     codec: MessageCodec<T>,
@@ -119,9 +145,13 @@ export class TableBuilder<T extends object> {
 
   /** Encodes `resources` into a table; resources that fail to encode are left out and reported. */
   build(resources: ReadonlyMap<string, T>, problems: EncodeProblem[]): ResourceTable {
+    // The model hands an unchanged type's map through as the same object.
+    if (this.#previous !== undefined && resources === this.#previousResources) {
+      problems.push(...this.#previousProblems);
+      return this.#previous;
+    }
+    const problemsBefore = problems.length;
     const entries = new Map<string, ResourceEntry>();
-    const aliases = new Map<string, string>();
-    const members = new Map<string, string[]>();
     const previous = this.#previous?.entries;
     for (const [name, message] of resources) {
       let entry = this.#byObject.get(message);
@@ -138,17 +168,28 @@ export class TableBuilder<T extends object> {
         this.#byObject.set(message, entry);
       }
       entries.set(name, entry);
-      // An alias that is also a resource name, or claimed twice, resolves to the resource name / the first
-      // holder: names win so that subscribing by name is never ambiguous.
-      for (const alias of entry.aliases) if (!aliases.has(alias)) aliases.set(alias, name);
-      for (const group of this.#membershipsOf(message)) {
-        const list = members.get(group);
-        if (list) list.push(name);
-        else members.set(group, [name]);
-      }
     }
-    const table = new ResourceTable(this.#codec.typeUrl, entries, aliases, members);
+    const membershipsOf = this.#membershipsOf;
+    const table = ResourceTable.withLazyIndex(this.#codec.typeUrl, entries, () => {
+      const aliases = new Map<string, string>();
+      const members = new Map<string, string[]>();
+      for (const [name, message] of resources) {
+        const entry = entries.get(name);
+        if (entry === undefined) continue;
+        // An alias that is also a resource name, or claimed twice, resolves to the resource name / the first
+        // holder: names win so that subscribing by name is never ambiguous.
+        for (const alias of entry.aliases) if (!aliases.has(alias)) aliases.set(alias, name);
+        for (const group of membershipsOf(message)) {
+          const list = members.get(group);
+          if (list) list.push(name);
+          else members.set(group, [name]);
+        }
+      }
+      return { aliases, members };
+    });
     this.#previous = table;
+    this.#previousResources = resources;
+    this.#previousProblems = problems.slice(problemsBefore);
     return table;
   }
 }
