@@ -94,8 +94,9 @@ export class InputLoader {
     }
     this.#loadedOnce = true;
 
-    const parsed: ParsedFile[] = [];
-    for (const file of files) parsed.push(await this.#loadFile(file));
+    // Files are independent (each touches only its own cache entries): check and read them concurrently,
+    // so that a large input costs one round of stat calls, not one per file in turn.
+    const parsed = await Promise.all(files.map((file) => this.#loadFile(file)));
     const present = new Set(files);
     for (const file of [...this.#cache.keys()]) if (!present.has(file)) this.#cache.delete(file);
     for (const file of [...this.#lastGood.keys()]) if (!present.has(file)) this.#lastGood.delete(file);
