@@ -37,6 +37,14 @@ function inputs(): InputSet[] {
     // The frame changes: the service goes, the namespace leaves the mesh.
     { 'a.yaml': CLUSTER.replace('ambient', 'none').replace(/---\napiVersion: v1\nkind: Service[^-]*/, ''), 'pods.yaml': yamlDocs(pod('cart-1', '10.0.0.9')) },
     { 'a.yaml': CLUSTER, 'pods.yaml': yamlDocs(pod('cart-1', '10.0.0.9')) },
+    // One pod per file, as the patch path expects them: a pod changes IP (patched), then labels (patched),
+    // then takes an IP another pod holds (not patched: the first claim decides), then moves node (not patched).
+    { 'a.yaml': CLUSTER, 'p1.yaml': pod('cart-1', '10.0.0.1'), 'p2.yaml': pod('cart-2', '10.0.0.2') },
+    { 'a.yaml': CLUSTER, 'p1.yaml': pod('cart-1', '10.0.0.5'), 'p2.yaml': pod('cart-2', '10.0.0.2') },
+    { 'a.yaml': CLUSTER, 'p1.yaml': pod('cart-1', '10.0.0.5', 'app: cart, version: v2'), 'p2.yaml': pod('cart-2', '10.0.0.2') },
+    { 'a.yaml': CLUSTER, 'p1.yaml': pod('cart-1', '10.0.0.2'), 'p2.yaml': pod('cart-2', '10.0.0.2') },
+    { 'a.yaml': CLUSTER, 'p1.yaml': pod('cart-1', '10.0.0.5').replace('node-a', 'node-b'), 'p2.yaml': pod('cart-2', '10.0.0.2') },
+    { 'a.yaml': CLUSTER, 'p1.yaml': pod('cart-1', '10.0.0.6').replace('node-a', 'node-b'), 'p2.yaml': pod('cart-2', '10.0.0.2') },
   ];
   const out: InputSet[] = [];
   // The loader hands unchanged documents through as the same objects; emulate it per file.
@@ -65,7 +73,7 @@ test('with a cache, every computation equals a fresh one: resources, order, iden
     t.deepEqual([...cached.addresses.keys()], [...fresh.addresses.keys()], `step ${i}: address order`);
     t.deepEqual(cached, fresh, `step ${i}`);
   }
-  t.deepEqual(cache.stats, { framesBuilt: 3, framesReused: 2 });
+  t.deepEqual(cache.stats, { framesBuilt: 3, framesReused: 8, roundsPatched: 3 });
 });
 
 test('the diagnostics of a memoised pod and of a reused frame are reported again, with their lines', (t) => {

@@ -25,6 +25,12 @@ export interface BuiltWorkloads {
   /** Workload Address resources by uid. */
   readonly addresses: Map<string, Address>;
   readonly identitiesByNode: Map<string, Set<string>>;
+  /** Per pod of the input (same index): its conversion, or undefined when it is not sent. */
+  readonly perPod: readonly (ConvertedPod | undefined)[];
+  /** Which pod holds each IP (hex of its bytes). */
+  readonly ipOwners: Map<string, PodObject>;
+  /** True when no pod was left out for its IP and no pod conversion reported anything. */
+  readonly clean: boolean;
 }
 
 export interface WorkloadInputs {
@@ -90,9 +96,12 @@ export function buildWorkloads(
   const addresses = new Map<string, Address>();
   const identitiesByNode = new Map<string, Set<string>>();
   const ipOwners = new Map<string, PodObject>();
+  const perPod: (ConvertedPod | undefined)[] = new Array<ConvertedPod | undefined>(ctx.pods.length);
+  let clean = true;
 
-  for (const pod of ctx.pods) {
-    if ((pod.phase !== 'Running' && pod.phase !== 'Pending') || pod.hostNetwork || pod.podIPs.length === 0) continue;
+  for (let i = 0; i < ctx.pods.length; i++) {
+    const pod = ctx.pods[i]!;
+    if (!isSent(pod)) continue;
     let converted = memo.get(pod);
     // The first pod (in input order) to claim an IP keeps it; this spans pods, so it is checked every time.
     const keys = converted?.ipKeys ?? pod.podIPs.map(ipKey);
@@ -105,6 +114,7 @@ export function buildWorkloads(
         `pod IP ${pod.podIPs.join(', ')} is already used by pod ${taken.metadata.namespace}/${taken.metadata.name}; this pod is left out`,
         'error',
       );
+      clean = false;
       continue;
     }
     for (const key of keys) ipOwners.set(key, pod);
@@ -116,6 +126,8 @@ export function buildWorkloads(
     } else if (converted.reports.length > 0) {
       ctx.replay(converted.reports);
     }
+    if (converted.reports.length > 0) clean = false;
+    perPod[i] = converted;
     addresses.set(converted.uid, converted.address);
     if (converted.identity !== undefined && pod.nodeName !== undefined) {
       let set = identitiesByNode.get(pod.nodeName);
@@ -123,7 +135,76 @@ export function buildWorkloads(
       set.add(converted.identity);
     }
   }
-  return { addresses, identitiesByNode };
+  return { addresses, identitiesByNode, perPod, ipOwners, clean };
+}
+
+/** Above this many changed pods, patching is not worth it: `buildWorkloads` runs instead. */
+const PATCH_LIMIT = 64;
+
+/**
+ * `previous` (a clean round over `previousPods`) brought to `pods` by converting only the pods that are
+ * not the same objects as before, or undefined when that cannot give what `buildWorkloads` would: too
+ * many changes, a pod count change, or a changed pod that is left out, reports something, or changes
+ * its uid, IPs' owner, node or identity (which would move it in the sorted order or the node's identities).
+ * The previous round's maps are updated in place and returned in the new round.
+ */
+export function patchWorkloads(
+  ctx: ModelContext,
+  index: WorkloadIndex,
+  memo: PodMemo,
+  share: (uid: string, address: Address) => Address,
+  previous: BuiltWorkloads,
+  previousPods: readonly PodObject[],
+): (BuiltWorkloads & { readonly updated: readonly ConvertedPod[] }) | undefined {
+  const pods = ctx.pods;
+  if (!previous.clean || pods.length !== previousPods.length) return undefined;
+  const changed: number[] = [];
+  for (let i = 0; i < pods.length; i++) {
+    if (pods[i] === previousPods[i]) continue;
+    if (changed.push(i) > PATCH_LIMIT) return undefined;
+  }
+  const updates: { index: number; converted: ConvertedPod; old: ConvertedPod }[] = [];
+  for (const i of changed) {
+    const pod = pods[i]!;
+    const old = previous.perPod[i];
+    if (old === undefined || !isSent(pod) || pod.nodeName !== previousPods[i]!.nodeName) return undefined;
+    let converted = memo.get(pod);
+    if (converted === undefined) {
+      const { result, reports } = ctx.record(() => convertPod(ctx, pod, index));
+      converted = { ...result, address: share(result.uid, result.address), reports, ipKeys: pod.podIPs.map(ipKey) };
+      memo.set(pod, converted);
+    }
+    if (converted.reports.length > 0 || converted.uid !== old.uid || converted.identity !== old.identity) return undefined;
+    updates.push({ index: i, converted, old });
+  }
+  // IPs: release the old ones, then every new one must be free (else the first-claim rule decides).
+  const owners = previous.ipOwners;
+  const released = new Set<string>();
+  for (const { old } of updates) for (const key of old.ipKeys) released.add(key);
+  for (const { converted } of updates) {
+    for (const key of converted.ipKeys) if (owners.has(key) && !released.has(key)) return undefined;
+  }
+  const claimed = new Set<string>();
+  for (const { converted } of updates) {
+    for (const key of converted.ipKeys) {
+      if (claimed.has(key)) return undefined;
+      claimed.add(key);
+    }
+  }
+  for (const key of released) owners.delete(key);
+  const perPod = previous.perPod.slice();
+  for (const { index: i, converted } of updates) {
+    for (const key of converted.ipKeys) owners.set(key, pods[i]!);
+    perPod[i] = converted;
+    previous.addresses.set(converted.uid, converted.address);
+  }
+  const updated = updates.map((u) => u.converted);
+  return { addresses: previous.addresses, identitiesByNode: previous.identitiesByNode, perPod, ipOwners: owners, clean: true, updated };
+}
+
+/** Running or Pending with an IP, and not on the host network: the pods that become workloads. */
+function isSent(pod: PodObject): boolean {
+  return (pod.phase === 'Running' || pod.phase === 'Pending') && !pod.hostNetwork && pod.podIPs.length > 0;
 }
 
 /** The same IP written differently (`::1` and `0::1`) is the same key. */
