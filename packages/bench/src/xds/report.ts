@@ -41,6 +41,8 @@ export interface XdsReport {
   readonly reload_read_p50_ms: number;
   readonly reload_compute_p50_ms: number;
   readonly reload_compute_p99_ms: number;
+  /** Every seen → applied time, sorted (ms): the p99 of 50 samples is their maximum, so the tail shows here. */
+  readonly one_change_samples_ms: readonly number[];
   readonly cold_start: {
     /** From spawning the control plane to its "serving" log line (it has loaded and computed the input by then). */
     readonly serving_ms: number;
@@ -96,6 +98,7 @@ export function changeFigures(changes: readonly ChangeTiming[]): Pick<
   | 'reload_read_p50_ms'
   | 'reload_compute_p50_ms'
   | 'reload_compute_p99_ms'
+  | 'one_change_samples_ms'
 > {
   const fromSeen = changes.map((c) => c.applied - c.seen);
   const fromWrite = changes.map((c) => c.applied - c.written);
@@ -108,6 +111,7 @@ export function changeFigures(changes: readonly ChangeTiming[]): Pick<
     reload_read_p50_ms: round(percentile(changes.map((c) => c.readMs), 50)),
     reload_compute_p50_ms: round(percentile(changes.map((c) => c.computeMs), 50)),
     reload_compute_p99_ms: round(percentile(changes.map((c) => c.computeMs), 99)),
+    one_change_samples_ms: fromSeen.map((v) => round(v)).sort((a, b) => a - b),
   };
 }
 
