@@ -130,6 +130,10 @@ export class HboneClient {
     for (const c of this.#pool.all()) c.session.destroy();
   }
 
+  readonly #onSessionError = (err: Error): void => {
+    this.#log.debug({ err }, 'HBONE connection error');
+  };
+
   async #dial(key: string, req: OutboundTunnelRequest, dest: HostPort): Promise<PooledConnection> {
     const cert = await this.#certificates.getCertificate(req.source);
     if (this.#closed) throw new HboneError('HBONE_ERR_CLOSED', 'HBONE client is closed');
@@ -146,6 +150,9 @@ export class HboneClient {
         return socket;
       },
     });
+    // Errors are reported through DialWait, then through the streams; this listener only keeps a late
+    // socket error (after a failed dial, say) from becoming an uncaught exception.
+    session.on('error', this.#onSessionError);
     this.#dialing.add(session);
     try {
       await new DialWait(session, socket!, req.destination, this.#timers, this.#connectTimeoutMs).done;
@@ -156,7 +163,6 @@ export class HboneClient {
       this.#dialing.delete(session);
     }
     applyConnectionWindow(session, this.#tuning);
-    session.on('error', (err) => this.#log.debug({ err, 'dst.hbone_addr': req.destination }, 'HBONE connection error'));
     const conn = new PooledConnection(this.#pool, key, session, this.#maxStreams);
     session.on('goaway', () => conn.drain());
     this.#pool.live(conn);
