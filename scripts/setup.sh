@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION="$(node -p "require('./package.json').packageManager.split('@')[1]")"
-# Debian packages: kernel tooling for capture and the testbed, and the independent peers we measure against.
-DEBIAN_PACKAGES=(nftables iproute2 iptables stunnel4 nghttp2-client iperf3 curl procps)
+# Debian packages: kernel tooling for capture and the testbed, and the independent peers we measure against
+# (python3-h2: a non-Node HBONE client for the interop test).
+DEBIAN_PACKAGES=(nftables iproute2 iptables stunnel4 nghttp2-client iperf3 curl procps python3-h2)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

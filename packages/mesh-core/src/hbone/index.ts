@@ -1,0 +1,20 @@
+export { HboneServer } from './server.js';
+export type { HboneServerOptions, InboundTunnelRequest } from './server.js';
+export { HboneClient } from './client.js';
+export type { HboneClientOptions, OutboundTunnelRequest } from './client.js';
+export { relay } from './relay.js';
+export type { RelayResult } from './relay.js';
+export { HboneError } from './errors.js';
+export type { HboneErrorCode, ResponseFlag } from './errors.js';
+export {
+  DEFAULT_CLIENT_TUNING,
+  DEFAULT_SERVER_TUNING,
+  DEFAULT_KEEPALIVE,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+} from './settings.js';
+export type { Http2Tuning, KeepaliveOptions } from './settings.js';
+export { parseAuthority, formatAuthority, forwardedFor, parseForwardedFor } from './headers.js';
+export type { HostPort } from './headers.js';
+export { connectTcp } from './upstream.js';
+export { systemTimers } from './timers.js';
+export type { Timers } from './timers.js';

@@ -1,0 +1,153 @@
+/**
+ * Copies bytes both ways between two duplex streams (an HBONE stream and a TCP socket) until both
+ * directions are done.
+ *
+ * - Half-close: the end of one side's input ends only the other side's output (FIN, or END_STREAM on an
+ *   HTTP/2 stream); the opposite direction keeps flowing.
+ * - Back-pressure: a full destination pauses its source until it drains (what `pipe` does), so nothing
+ *   buffers beyond each stream's high-water mark and, for HTTP/2, its flow-control window.
+ * - Failure: an error, or a side that closes before finishing both directions (a reset, an aborted stream),
+ *   tears down the other side abruptly: a TCP socket gets an RST, an HTTP/2 stream an RST_STREAM, so the
+ *   peer learns the tunnel broke rather than seeing a clean end. (Node folds a reset issued right after a
+ *   write into a FIN; the socket is closed either way.) A reset HTTP/2 stream also ends its readable side
+ *   in Node, so `rstCode`/`aborted` are checked before passing an end on as a FIN.
+ * - Cost: the listeners are created once per relay; the per-chunk path allocates nothing.
+ */
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { HboneError } from './errors.js';
+
+export interface RelayResult {
+  /** Bytes read from `a` (and written to `b`). */
+  aToB: number;
+  /** Bytes read from `b` (and written to `a`). */
+  bToA: number;
+  /** Why the tunnel was torn down, if it did not finish cleanly. */
+  error?: Error;
+}
+
+/** Relays `a` ⇄ `b`; resolves once both streams have closed. Never rejects. */
+export function relay(a: Duplex, b: Duplex): Promise<RelayResult> {
+  return new Relay(a, b).done;
+}
+
+/** One direction: `src` → `dst`, pipe-style. */
+class Pump {
+  bytes = 0;
+  readonly #src: Duplex;
+  readonly #dst: Duplex;
+  readonly #relay: Relay;
+
+  constructor(src: Duplex, dst: Duplex, relay: Relay) {
+    this.#src = src;
+    this.#dst = dst;
+    this.#relay = relay;
+  }
+
+  start(): void {
+    this.#dst.on('drain', this.#onDrain);
+    if (this.#src.readableEnded) {
+      this.#onEnd();
+      return;
+    }
+    this.#src.on('end', this.#onEnd);
+    this.#src.on('data', this.#onData);
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.bytes += chunk.length;
+    if (!this.#dst.write(chunk)) this.#src.pause();
+  };
+
+  readonly #onDrain = (): void => {
+    this.#src.resume();
+  };
+
+  readonly #onEnd = (): void => {
+    // Node ends an HTTP/2 stream's readable side on RST_STREAM too; a reset must not pass for a FIN.
+    // `aborted`: reset while our side was still open (even with NO_ERROR, which destroy() sends).
+    const src = this.#src as { rstCode?: number; aborted?: boolean };
+    const rst = src.rstCode;
+    if (src.aborted === true || (typeof rst === 'number' && rst !== 0)) {
+      this.#relay.teardown(new HboneError('HBONE_ERR_RESET', `the tunnel stream was reset by the peer (HTTP/2 error code ${rst})`));
+      return;
+    }
+    if (!this.#dst.destroyed && !this.#dst.writableEnded) this.#dst.end();
+  };
+}
+
+class Relay {
+  readonly done: Promise<RelayResult>;
+  readonly #a: Duplex;
+  readonly #b: Duplex;
+  readonly #ab: Pump;
+  readonly #ba: Pump;
+  #resolve!: (r: RelayResult) => void;
+  #open = 2;
+  #error: Error | undefined;
+  #tornDown = false;
+
+  constructor(a: Duplex, b: Duplex) {
+    this.#a = a;
+    this.#b = b;
+    this.done = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    this.#ab = new Pump(a, b, this);
+    this.#ba = new Pump(b, a, this);
+    a.on('error', this.#onError);
+    b.on('error', this.#onError);
+    this.#watchClose(a, this.#onCloseA);
+    this.#watchClose(b, this.#onCloseB);
+    this.#ab.start();
+    this.#ba.start();
+  }
+
+  #watchClose(s: Duplex, onClose: () => void): void {
+    // A stream that already closed will not emit 'close' again.
+    if (s.closed) process.nextTick(onClose);
+    else s.on('close', onClose);
+  }
+
+  readonly #onError = (err: Error): void => {
+    this.teardown(err);
+  };
+
+  readonly #onCloseA = (): void => {
+    this.#closed(this.#a, 'first');
+  };
+
+  readonly #onCloseB = (): void => {
+    this.#closed(this.#b, 'second');
+  };
+
+  #closed(s: Duplex, which: string): void {
+    // Closing after both directions finished is the normal end; anything else is a break.
+    if (!(s.readableEnded && s.writableFinished)) {
+      this.teardown(new HboneError('HBONE_ERR_RESET', `the ${which} side of the tunnel closed before finishing`));
+    }
+    if (--this.#open === 0) {
+      const result: RelayResult = { aToB: this.#ab.bytes, bToA: this.#ba.bytes };
+      if (this.#error) result.error = this.#error;
+      this.#resolve(result);
+    }
+  }
+
+  /** Aborts both sides (once); the first reason is the one reported. */
+  teardown(err: Error): void {
+    if (this.#tornDown) return;
+    this.#tornDown = true;
+    this.#error = err;
+    abort(this.#a, err);
+    abort(this.#b, err);
+  }
+}
+
+/** Destroys a stream so that its peer sees a failure: RST for TCP, RST_STREAM (INTERNAL_ERROR) for HTTP/2. */
+function abort(s: Duplex, err: Error): void {
+  if (s.destroyed) return;
+  // libuv refuses an RST after a shutdown (FIN) was requested, and Node then never closes the handle:
+  // once we have ended the socket, a plain destroy is the only safe close.
+  if (s instanceof Socket && !s.connecting && !s.writableEnded) s.resetAndDestroy();
+  else s.destroy(err);
+}
