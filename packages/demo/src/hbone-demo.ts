@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   app.close();
   for (const side of [sleepSide, httpbinSide, intruderSide]) {
     await side.secrets.close();
-    side.ca.close();
+    await side.ca.close();
   }
   ca.server.forceShutdown();
   out('\nDone: every identity was proven by certificate, and every refusal happened where it should.');
