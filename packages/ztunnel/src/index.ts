@@ -1,1 +1,91 @@
-export {};
+// Configuration.
+export {
+  parseConfig,
+  drainDeadlineFromGrace,
+  ENV,
+  DEFAULT_PORTS,
+  DEFAULT_XDS_ADDRESS_IN_CLUSTER,
+  DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER,
+  DEFAULT_ROOT_CERT_PATH,
+  DEFAULT_AUTH_TOKEN_PATH,
+  DEFAULT_CLUSTER_ID,
+  DEFAULT_TRUST_DOMAIN,
+  DEFAULT_SECRET_TTL_MS,
+  DEFAULT_PACKET_MARK,
+  DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS,
+  DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
+  DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
+  DEFAULT_HTTP2_STREAM_WINDOW_SIZE,
+  DEFAULT_HTTP2_CONNECTION_WINDOW_SIZE,
+  DEFAULT_HTTP2_FRAME_SIZE,
+  DEFAULT_WORKER_THREADS,
+  DEFAULT_LOG_LEVEL,
+  LOG_LEVELS,
+} from './config.js';
+export type { Config, Ports, Http2Config, LogLevel } from './config.js';
+export { parseDuration, parseServerAddress } from './config-parse.js';
+export type { Env } from './config-parse.js';
+export { ConfigError, LocalConfigError, StateClosedError, AuthzRequestError } from './errors.js';
+// State.
+export {
+  StateStore,
+  ProxySnapshot,
+  XdsStateUpdater,
+  STATE_TYPE_URLS,
+  addressResourceType,
+  authorizationResourceType,
+  addressResourceName,
+  decodeAddress,
+  DEFAULT_SERVICE_ACCOUNT,
+  GLOBAL_GROUP,
+  EMPTY_GROUP,
+  Cidr,
+  formatIp,
+  canonicalIp,
+  parseIpWords,
+  networkAddressKey,
+  ipToBytes,
+  parseLocalConfig,
+  loadLocalConfig,
+  applyLocalConfig,
+} from './state/index.js';
+export type {
+  AddressResource,
+  ApplicationTunnel,
+  Endpoint,
+  GatewayAddress,
+  Generations,
+  HealthStatus,
+  IpFamily,
+  LoadBalancing,
+  LocalConfig,
+  Locality,
+  NetworkAddress,
+  NetworkMode,
+  PolicyGroup,
+  Service,
+  ServicePort,
+  SnapshotListener,
+  StateStoreOptions,
+  StateUpdate,
+  TunnelProtocol,
+  TypeChanges,
+  WeightedWaypoint,
+  Workload,
+  XdsStateUpdaterOptions,
+} from './state/index.js';
+// Authorization.
+export { Authorizer, authorize, describeDecision, compilePolicy, policyMatches } from './authz/index.js';
+export type {
+  AuthorizerOptions,
+  AuthzDecision,
+  AuthzReason,
+  AuthzRequest,
+  Policy,
+  PolicyClause,
+  PolicyMatch,
+  PolicyRule,
+  ServiceAccountMatcher,
+  StringMatcher,
+  StringMatchType,
+} from './authz/index.js';
