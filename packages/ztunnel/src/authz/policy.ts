@@ -89,7 +89,7 @@ export function compilePolicy(resource: Authorization, resourceName = ''): Polic
   const scope = resource.scope ?? 'GLOBAL';
   if (!SCOPES.has(scope)) return `unknown scope ${String(scope)}`;
   const action = resource.action ?? 'ALLOW';
-  if (!ACTIONS.has(action)) return `unknown action ${String(action)}`;
+  if (!ACTIONS.has(action)) return `unknown action ${String(action)} (AUDIT and CUSTOM are not supported at L4)`;
   let rules: PolicyRule[];
   try {
     rules = (resource.rules ?? []).map((rule, r) =>

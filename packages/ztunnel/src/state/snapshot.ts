@@ -127,14 +127,15 @@ export class ProxySnapshot {
   }
 
   /**
-   * Every policy that applies to `workload` (global, its namespace's, then the selector policies it names
-   * that are held), dry-run included, without duplicates. For config dumps and diagnostics; evaluation
+   * Every policy that applies to `workload` (global and its namespace's, each by key, then the selector
+   * policies it names that are held), dry-run included, without duplicates. For config dumps and diagnostics; evaluation
    * walks the groups directly.
    */
   policiesFor(workload: Workload): Policy[] {
     const out = new Map<string, Policy>();
-    for (const p of this.globalPolicies.policies.values()) out.set(p.key, p);
-    for (const p of this.namespacePolicies(workload.namespace).policies.values()) out.set(p.key, p);
+    const byKey = (group: PolicyGroup): string[] => [...group.policies.keys()].sort();
+    for (const key of byKey(this.globalPolicies)) out.set(key, this.policies.get(key)!);
+    for (const key of byKey(this.namespacePolicies(workload.namespace))) out.set(key, this.policies.get(key)!);
     for (const key of workload.authorizationPolicies) {
       const p = this.policies.get(key);
       if (p !== undefined) out.set(key, p);
