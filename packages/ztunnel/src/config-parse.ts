@@ -107,8 +107,8 @@ export class EnvReader {
     return n;
   }
 
-  /** A duration in milliseconds, at least `minMs`. */
-  duration(name: string, fallbackMs: number, minMs = 0): number {
+  /** A duration in milliseconds; with `positive`, zero is refused. */
+  duration(name: string, fallbackMs: number, positive = false): number {
     const value = this.#env[name];
     if (value === undefined) return fallbackMs;
     const ms = parseDuration(value.trim());
@@ -116,8 +116,8 @@ export class EnvReader {
       this.problem(name, ms);
       return fallbackMs;
     }
-    if (ms < minMs) {
-      this.problem(name, minMs === 1 ? 'must be longer than zero' : `must be at least ${minMs} ms`);
+    if (positive && ms <= 0) {
+      this.problem(name, 'must be longer than zero');
       return fallbackMs;
     }
     return ms;

@@ -48,6 +48,7 @@ export {
   parseLocalConfig,
   loadLocalConfig,
   applyLocalConfig,
+  snapshotDump,
 } from './state/index.js';
 export type {
   AddressResource,
@@ -64,7 +65,9 @@ export type {
   NetworkMode,
   PolicyGroup,
   Service,
+  ServiceDump,
   ServicePort,
+  SnapshotDump,
   SnapshotListener,
   StateStoreOptions,
   StateUpdate,
@@ -72,6 +75,7 @@ export type {
   TypeChanges,
   WeightedWaypoint,
   Workload,
+  WorkloadDump,
   XdsStateUpdaterOptions,
 } from './state/index.js';
 // Authorization.

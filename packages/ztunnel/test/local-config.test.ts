@@ -149,7 +149,13 @@ extra: 1
   t.deepEqual(problems('policies:\n  - { name: p, namespace: default, rules: [{ clauses: [{ matches: [{ source_ips: [{ address: 10.0.0.0, length: 8, extra: 1 }] }] }] }] }\n'), [
     'policies[0].rules[0].clauses[0].matches[0].source_ips[0].extra: unknown field of Address (known: address, length)',
   ]);
+  t.deepEqual(problems('services:\n  - { name: s, namespace: default, hostname: h, waypoint: { address: { address: 10.0.0.1 }, hostname: { namespace: a, hostname: b } } }\n'), [
+    'services[0].waypoint: set only one of hostname, address (found hostname, address)',
+  ]);
   t.deepEqual(problems('policies:\n  - { name: p, namespace: default }\n  - { name: p, namespace: default }\n'), ['policies[1]: policy default/p is already defined at policies[0]']);
+  t.deepEqual(problems('policies:\n  - { name: p, namespace: default, rules: [{ clauses: [{ matches: [{ principals: [{ exact: a, prefix: b }] }] }] }] }\n'), [
+    'policies[0].rules[0].clauses[0].matches[0].principals[0]: set only one of exact, prefix, suffix, presence (found exact, prefix)',
+  ]);
   const syntax = problems('workloads: [\n');
   t.is(syntax.length, 1);
   t.regex(syntax[0]!, /Flow sequence|flow collection|Missing/i);

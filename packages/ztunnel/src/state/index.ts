@@ -28,3 +28,5 @@ export type {
 } from './model.js';
 export { parseLocalConfig, loadLocalConfig, applyLocalConfig } from './local-config.js';
 export type { LocalConfig } from './local-config.js';
+export { snapshotDump } from './dump.js';
+export type { SnapshotDump, ServiceDump, WorkloadDump } from './dump.js';

@@ -59,6 +59,11 @@ function toProtoObject(value: unknown, type: ProtoType, path: string, problems: 
     problems.push(`${path}: want a mapping of ${type.name} fields`);
     return out;
   }
+  // protobufjs would only say "multiple values" without a path: name the oneof and what was set.
+  for (const oneof of type.oneofsArray) {
+    const set = oneof.oneof.filter((name) => value[name] !== undefined && value[name] !== null);
+    if (set.length > 1) problems.push(`${path}: set only one of ${oneof.oneof.join(', ')} (found ${set.join(', ')})`);
+  }
   for (const [key, v] of Object.entries(value)) {
     const field = type.fields[key];
     if (field === undefined) {
@@ -141,6 +146,7 @@ function roundTrip<P extends object, T>(codec: MessageCodec<P>, type: ResourceTy
   try {
     bytes = codec.encode(object as P);
   } catch (err) {
+    // The shape check above should leave protobufjs nothing to refuse; if it does, still report, never throw.
     problems.push(`${path}: ${(err as Error).message}`);
     return undefined;
   }
