@@ -41,6 +41,7 @@ export {
   EMPTY_GROUP,
   Cidr,
   formatIp,
+  formatIndexIp,
   canonicalIp,
   parseIpWords,
   networkAddressKey,

@@ -47,6 +47,8 @@ test('a workload is converted: addresses as text, identity, services map, defaul
   const w = result.value.workload;
   t.true(Object.isFrozen(w));
   t.deepEqual(w.addresses, ['10.0.0.1', 'fd00::1'], 'addresses as text, duplicates dropped');
+  const mapped = decodeAddressResource({ workload: { uid: 'u', name: 'n', namespace: 'ns', addresses: [Buffer.from('00000000000000000000ffff0a000005', 'hex')] } });
+  t.deepEqual(mapped.ok && mapped.value.kind === 'workload' ? mapped.value.workload.addresses : undefined, ['10.0.0.5'], 'IPv4-mapped IPv6 is held as IPv4');
   t.is(w.trustDomain, 'cluster.local');
   t.is(w.serviceAccount, 'default');
   t.is(w.identity.uri, 'spiffe://cluster.local/ns/default/sa/default');

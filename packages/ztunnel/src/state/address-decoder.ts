@@ -6,7 +6,7 @@
  */
 import type * as proto from '@ambit/protos';
 import { Identity, IdentityError } from '@ambit/mesh-core/identity';
-import { formatIp } from './ip.js';
+import { formatIndexIp } from './ip.js';
 import type { AddressResource, ApplicationTunnel, GatewayAddress, LoadBalancing, Locality, NetworkAddress, Service, ServicePort, Workload } from './model.js';
 
 /** ztunnel's defaults for a workload that does not say. */
@@ -63,7 +63,7 @@ function decodeWorkload(w: proto.Workload): Workload {
 
   const addresses: string[] = [];
   for (const [i, bytes] of (w.addresses ?? []).entries()) {
-    const ip = formatIp(bytes);
+    const ip = formatIndexIp(bytes);
     if (ip === undefined) throw new Invalid(`${where}: addresses[${i}] has ${bytes.length} bytes (want 4 or 16)`);
     if (!addresses.includes(ip)) addresses.push(ip);
   }
@@ -191,7 +191,7 @@ function decodeLoadBalancing(lb: proto.LoadBalancing, where: string): LoadBalanc
 
 function networkAddress(a: proto.NetworkAddress, where: string): NetworkAddress {
   const bytes = a.address ?? Buffer.alloc(0);
-  const ip = formatIp(bytes);
+  const ip = formatIndexIp(bytes);
   if (ip === undefined) throw new Invalid(`${where} has ${bytes.length} bytes (want 4 or 16)`);
   if (a.length !== undefined && a.length > bytes.length * 8) throw new Invalid(`${where}: prefix length ${a.length} is out of range 0-${bytes.length * 8}`);
   return Object.freeze({ network: a.network ?? '', address: ip });

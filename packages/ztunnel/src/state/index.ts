@@ -8,7 +8,7 @@ export { addressResourceType, authorizationResourceType, addressResourceName } f
 export { decodeAddress, DEFAULT_SERVICE_ACCOUNT } from './address-decoder.js';
 export { GLOBAL_GROUP, EMPTY_GROUP } from './policy-index.js';
 export type { PolicyGroup } from './policy-index.js';
-export { Cidr, formatIp, canonicalIp, parseIpWords, networkAddressKey, ipToBytes } from './ip.js';
+export { Cidr, formatIp, formatIndexIp, canonicalIp, parseIpWords, networkAddressKey, ipToBytes } from './ip.js';
 export type { IpFamily } from './ip.js';
 export type {
   AddressResource,

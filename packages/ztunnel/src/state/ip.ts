@@ -59,6 +59,15 @@ export function formatIp(bytes: Uint8Array): string | undefined {
   return out;
 }
 
+/**
+ * Like `formatIp`, but an IPv4-mapped IPv6 address comes out as the IPv4 address it carries: the form the
+ * indices hold, since lookups unmap a dual-stack socket's `::ffff:a.b.c.d` the same way.
+ */
+export function formatIndexIp(bytes: Uint8Array): string | undefined {
+  const text = formatIp(bytes);
+  return text !== undefined && text.startsWith('::ffff:') && text.includes('.') ? text.slice(7) : text;
+}
+
 /** `network/ip`: how xDS (and the indices) key an address within a network. */
 export function networkAddressKey(network: string, ip: string): string {
   return `${network}/${ip}`;
