@@ -51,6 +51,9 @@ export function dialTransparent(src: string, dst: DialTarget, options: DialOptio
   else if (isIP(dst.host) !== family) problem = `destination ${JSON.stringify(dst.host)} is not an IPv${family} address`;
   else if (!Number.isInteger(dst.port) || dst.port < 1 || dst.port > 65535) problem = `destination port must be 1-65535, got ${String(dst.port)}`;
   else if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) problem = `timeoutMs must be positive, got ${String(timeoutMs)}`;
+  else if (options.mark !== undefined && !(Number.isInteger(options.mark) && options.mark >= 0 && options.mark <= 0xffffffff)) {
+    problem = `mark must be an integer from 0 to 0xffffffff, got ${String(options.mark)}`;
+  }
   if (problem !== undefined) return Promise.reject(new CaptureError('CAPTURE_ERR_INVALID_OPTION', `${what}: ${problem}`));
   if (options.signal?.aborted === true) return Promise.reject(new CaptureError('CAPTURE_ERR_DIAL_ABORTED', `${what} was aborted`));
 

@@ -137,6 +137,7 @@ function describe(value: unknown): string {
     case 'undefined':
       return 'undefined';
     case 'object':
+      return 'an object';
     case 'function':
     case 'symbol':
       break;
