@@ -100,7 +100,7 @@ rootTest('setWorkloads adds and removes one set element, leaving every rule (and
   t.like((await node.request('status'))['status'], { changes: 3, inSync: true, workloads: [{ ip: IP.client }] });
 });
 
-rootTest('connections opened before a pod is enrolled keep going direct; new ones are captured', async (t) => {
+rootTest('enrolment and removal only affect new connections: open ones keep their path', async (t) => {
   const c = await cluster(t);
   await echoEverywhere(c, [8080]);
   const node = await CaptureNode.start(c, 'node-a');
@@ -113,6 +113,15 @@ rootTest('connections opened before a pod is enrolled keep going direct; new one
   t.is((await node.accepted()).length, 0);
   await c.tcpEcho('neighbour', IP.server, 8080);
   t.is((await node.accepted()).length, 1);
+
+  // The other way round: a connection captured while the pod was enrolled stays with ztunnel after the pod is
+  // removed (its packets belong to ztunnel's transparent socket), until it closes.
+  const captured = await HeldClient.connect(c, 'neighbour', IP.server, 8080);
+  t.is((await node.accepted()).length, 2);
+  await node.request('set', { workloads: [] });
+  t.is(await captured.send('still relayed'), 'still relayed');
+  await c.tcpEcho('neighbour', IP.server, 8080);
+  t.is((await node.accepted()).length, 2);
 });
 
 rootTest('marked sockets bypass capture; a marked dial to a local pod goes straight to the pod', async (t) => {

@@ -84,18 +84,13 @@ const NAMES: readonly ListenerName[] = ['outbound', 'inboundPlain', 'inboundHbon
 export class CaptureListeners {
   readonly servers: CaptureServers;
   readonly #addresses: Readonly<Record<ListenerName, AddressInfo>>;
-  readonly #sockets = new Set<Socket>();
+  readonly #sockets: Set<Socket>;
   #closing: Promise<void> | undefined;
 
-  private constructor(servers: CaptureServers, addresses: Record<ListenerName, AddressInfo>) {
+  private constructor(servers: CaptureServers, addresses: Record<ListenerName, AddressInfo>, sockets: Set<Socket>) {
     this.servers = servers;
     this.#addresses = Object.freeze(addresses);
-    for (const name of NAMES) {
-      servers[name].on('connection', (socket: Socket) => {
-        this.#sockets.add(socket);
-        socket.once('close', () => this.#sockets.delete(socket));
-      });
-    }
+    this.#sockets = sockets;
   }
 
   /**
@@ -106,6 +101,14 @@ export class CaptureListeners {
     const ports = { ...DEFAULT_CAPTURE_PORTS, ...options.ports };
     const addresses: Partial<Record<ListenerName, AddressInfo>> = {};
     const opened: Server[] = [];
+    // Tracked from before the first listen, so destroy() also reaches connections accepted while the other
+    // listeners were still being opened.
+    const sockets = new Set<Socket>();
+    const track = (socket: Socket): void => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    };
+    for (const name of NAMES) servers[name].on('connection', track);
     try {
       for (const name of NAMES) {
         addresses[name] = await listenTransparent(servers[name], {
@@ -117,6 +120,9 @@ export class CaptureListeners {
         opened.push(servers[name]);
       }
     } catch (err) {
+      for (const name of NAMES) servers[name].off('connection', track);
+      // Anything accepted meanwhile would hold close() open; nobody has handled it yet.
+      for (const socket of sockets) socket.destroy();
       await Promise.all(opened.map((s) => new Promise((resolve) => s.close(resolve))));
       if (err instanceof CaptureError) {
         const failed = NAMES[opened.length] ?? 'listener';
@@ -127,7 +133,7 @@ export class CaptureListeners {
       }
       throw err;
     }
-    return new CaptureListeners(servers, addresses as Record<ListenerName, AddressInfo>);
+    return new CaptureListeners(servers, addresses as Record<ListenerName, AddressInfo>, sockets);
   }
 
   /** Where each listener is bound (the chosen port when 0 was asked for). */
