@@ -270,6 +270,12 @@ rootTest('a failed nft change names the command and its error; the next change r
   const invalid = await t.throwsAsync(node.request('set', { workloads: [{ uid: 'x', ip: '10.244.0.300' }] }), { instanceOf: AppError });
   t.is(invalid?.errno, 'CAPTURE_ERR_INVALID_WORKLOAD');
   t.deepEqual(await setElements(c, 'node-a', 'enrolled_v4'), [IP.third]);
+
+  // With the whole table gone, inspect() says so (no `nft` text) and still lists our rules and route.
+  await c.exec('node-a', 'nft', ['delete', 'table', 'inet', 'ambit-ztunnel']);
+  const inspected = await node.request('inspect');
+  t.false('nft' in inspected);
+  t.deepEqual(inspected['routes'], ['local default dev lo table 133']);
 });
 
 rootTest('a missing nft binary fails start() with the command named, and what was installed is removed', async (t) => {
