@@ -1,7 +1,8 @@
 import test from 'ava';
-import { connect as netConnect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
-import { connectTcp } from '../src/hbone/index.js';
+import { connectTcp, relay } from '../src/hbone/index.js';
 import { backend, clientId, readAll, serverId, startClient, startServer, until } from './helpers/mesh.js';
 
 const MiB = 1024 * 1024;
@@ -224,4 +225,28 @@ test('relay counts bytes both ways and reports a clean end without error', async
   t.is((await readAll(c)).length, 12345);
   await until(() => results.length === 1, 5_000, 'relay result');
   t.deepEqual(results[0], { aToB: 12345, bToA: 12345 });
+});
+
+test('relay starts a socket that was accepted paused (pauseOnConnect)', async (t) => {
+  // Echo backend.
+  const echo = createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  // A relay in front of it whose accepted sockets start paused.
+  const front = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
+    const port = (echo.address() as AddressInfo).port;
+    const up = netConnect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    void relay(s, up);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    front.close();
+    echo.close();
+  });
+  const c = netConnect({ port: (front.address() as AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  c.end('ping');
+  let got = '';
+  c.setEncoding('utf8');
+  c.on('data', (d: string) => (got += d));
+  await once(c, 'end');
+  t.is(got, 'ping');
 });

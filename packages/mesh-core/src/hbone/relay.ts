@@ -52,6 +52,10 @@ class Pump {
     }
     this.#src.on('end', this.#onEnd);
     this.#src.on('data', this.#onData);
+    // A 'data' listener does not restart a stream that was paused explicitly (a socket accepted with
+    // `pauseOnConnect`, as proxies do while they decide where it goes): resume it, unless the
+    // destination is already full, in which case 'drain' will.
+    if (!this.#dst.writableNeedDrain) this.#src.resume();
   }
 
   readonly #onData = (chunk: Buffer): void => {
