@@ -25,8 +25,8 @@ test('percentiles are nearest-rank; change figures are taken from the seen and w
   t.is(percentile([5, 1, 3, 2, 4], 99), 5);
   t.throws(() => percentile([], 50));
   const figures = changeFigures([
-    { written: 0, seen: 100, readMs: 2, computeMs: 10, applied: 120 },
-    { written: 1000, seen: 1100, readMs: 4, computeMs: 20, applied: 1140 },
+    { written: 0, seen: 100, readMs: 2, computeMs: 10, published: 112, applied: 120 },
+    { written: 1000, seen: 1100, readMs: 4, computeMs: 20, published: 1124, applied: 1140 },
   ]);
   t.is(figures.one_change_p50_ms, 20);
   t.is(figures.one_change_p99_ms, 40);

@@ -12,7 +12,8 @@ import { InputLoader } from '../src/input/loader.js';
 import type { InputSet } from '../src/input/input-set.js';
 import { ComputeCache, computeMesh } from '../src/model/compute.js';
 import { DEFAULT_MODEL_OPTIONS } from '../src/model/options.js';
-import { addressTableBuilder, authorizationTableBuilder, type EncodeProblem } from '../src/server/resource-table.js';
+import { addressTableBuilder, authorizationTableBuilder, diffTables, type EncodeProblem, type ResourceTable } from '../src/server/resource-table.js';
+import { EMPTY_SNAPSHOT, nextSnapshot } from '../src/model/versioning.js';
 import { inputFrom, yamlDocs } from './helpers.js';
 
 const CLUSTER = yamlDocs(
@@ -135,4 +136,30 @@ test('table builders return the previous table for the same map, and keep report
   // Alias and membership indexes are built on first use.
   t.is(table.resolve('/10.0.0.1'), 'Kubernetes//Pod/shop/cart-1');
   t.deepEqual(table.membersOf('shop/cart.shop.svc.cluster.local'), ['Kubernetes//Pod/shop/cart-1', 'Kubernetes//Pod/shop/cart-2']);
+});
+
+test('snapshots name what changed since the previous one; tables and diffs built from that hint equal full ones', (t) => {
+  const cache = new ComputeCache();
+  let snapshot = EMPTY_SNAPSHOT;
+  const hinted = addressTableBuilder(addressCodec());
+  const full = addressTableBuilder(addressCodec());
+  let previousHinted: ResourceTable | undefined;
+  let previousFull: ResourceTable | undefined;
+  const sorted = (table: ResourceTable): [string, string][] => [...table.entries.values()].map((e): [string, string] => [e.name, e.version]).sort();
+  for (const input of inputs()) {
+    const next = nextSnapshot(snapshot, computeMesh(input, DEFAULT_MODEL_OPTIONS, cache));
+    if (next === undefined) continue;
+    const expected = new Set([...next.addresses.keys(), ...snapshot.addresses.keys()].filter((k) => next.addresses.get(k) !== snapshot.addresses.get(k)));
+    t.deepEqual([...next.changed!.addresses].sort(), [...expected].sort());
+    const a = hinted.build(next.addresses, [], previousHinted === undefined ? undefined : next.changed!.addresses);
+    const b = full.build(next.addresses, []);
+    t.deepEqual(sorted(a), sorted(b));
+    const hintedDiff = diffTables(previousHinted, a, previousHinted === undefined ? undefined : next.changed!.addresses);
+    const fullDiff = diffTables(previousFull, b);
+    t.deepEqual([...hintedDiff.upserted].sort(), [...fullDiff.upserted].sort());
+    t.deepEqual([...hintedDiff.removed].sort(), [...fullDiff.removed].sort());
+    previousHinted = a;
+    previousFull = b;
+    snapshot = next;
+  }
 });

@@ -11,6 +11,8 @@ export interface ChangeTiming {
   readonly seen: number;
   readonly readMs: number;
   readonly computeMs: number;
+  /** When the control plane had published the snapshot (its log time), just before pushing it. */
+  readonly published: number;
   /** When the client had applied the change. */
   readonly applied: number;
 }
@@ -41,6 +43,9 @@ export interface XdsReport {
   readonly reload_read_p50_ms: number;
   readonly reload_compute_p50_ms: number;
   readonly reload_compute_p99_ms: number;
+  /** From the snapshot's publication (log time, ms resolution) to the client's apply: the server, the wire and the client. */
+  readonly one_change_push_p50_ms: number;
+  readonly one_change_push_p99_ms: number;
   /** Every seen → applied time, sorted (ms): the p99 of 50 samples is their maximum, so the tail shows here. */
   readonly one_change_samples_ms: readonly number[];
   readonly cold_start: {
@@ -99,6 +104,8 @@ export function changeFigures(changes: readonly ChangeTiming[]): Pick<
   | 'reload_compute_p50_ms'
   | 'reload_compute_p99_ms'
   | 'one_change_samples_ms'
+  | 'one_change_push_p50_ms'
+  | 'one_change_push_p99_ms'
 > {
   const fromSeen = changes.map((c) => c.applied - c.seen);
   const fromWrite = changes.map((c) => c.applied - c.written);
@@ -111,6 +118,8 @@ export function changeFigures(changes: readonly ChangeTiming[]): Pick<
     reload_read_p50_ms: round(percentile(changes.map((c) => c.readMs), 50)),
     reload_compute_p50_ms: round(percentile(changes.map((c) => c.computeMs), 50)),
     reload_compute_p99_ms: round(percentile(changes.map((c) => c.computeMs), 99)),
+    one_change_push_p50_ms: round(percentile(changes.map((c) => c.applied - c.published), 50)),
+    one_change_push_p99_ms: round(percentile(changes.map((c) => c.applied - c.published), 99)),
     one_change_samples_ms: fromSeen.map((v) => round(v)).sort((a, b) => a - b),
   };
 }
@@ -137,6 +146,7 @@ export function formatXdsReport(r: XdsReport): string {
     `one change, seen -> applied:       p50 ${r.one_change_p50_ms} ms, p99 ${r.one_change_p99_ms} ms`,
     `one change, written -> applied:    p50 ${r.one_change_from_write_p50_ms} ms, p99 ${r.one_change_from_write_p99_ms} ms  (detection p50 ${r.change_detection_p50_ms} ms)`,
     `control plane re-read / recompute: p50 ${r.reload_read_p50_ms} ms / ${r.reload_compute_p50_ms} ms (compute p99 ${r.reload_compute_p99_ms} ms)`,
+    `published -> applied:              p50 ${r.one_change_push_p50_ms} ms, p99 ${r.one_change_push_p99_ms} ms`,
     `full push:                         ${r.full_push_bytes} bytes in ${r.full_push_responses} responses`,
     `client heap:                       ${r.client_heap_bytes_per_workload} bytes per workload (${r.client_heap.workloads} workloads, ` +
       `${r.client_heap.services} services, ${r.client_heap.authorizations} authorizations; +${round(r.client_heap.array_buffers_bytes / 1e6, 1)} MB of buffers)`,

@@ -91,7 +91,14 @@ export async function runXdsBench(options: XdsBenchOptions, ctx: SuiteContext): 
     const written = preciseNow();
     const done = await applied;
     const snapshot = await plane.snapshot(1 + g, CHANGE_TIMEOUT_MS, signal);
-    changes.push({ written, seen: snapshot.time - snapshot.readMs - snapshot.computeMs, readMs: snapshot.readMs, computeMs: snapshot.computeMs, applied: done.at });
+    changes.push({
+      written,
+      seen: snapshot.time - snapshot.readMs - snapshot.computeMs,
+      readMs: snapshot.readMs,
+      computeMs: snapshot.computeMs,
+      published: snapshot.time,
+      applied: done.at,
+    });
   }
   log(`timed ${changes.length} one-pod changes`);
 

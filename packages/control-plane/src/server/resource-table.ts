@@ -106,9 +106,21 @@ export interface TableDiff {
   readonly removed: readonly string[];
 }
 
-export function diffTables(previous: ResourceTable | undefined, next: ResourceTable): TableDiff {
+export function diffTables(previous: ResourceTable | undefined, next: ResourceTable, changed?: ReadonlySet<string>): TableDiff {
   const upserted: string[] = [];
   const removed: string[] = [];
+  if (changed !== undefined && previous !== undefined) {
+    // Only the names the model says changed can differ.
+    for (const name of changed) {
+      const entry = next.entries.get(name);
+      if (entry !== undefined) {
+        if (previous.entries.get(name)?.version !== entry.version) upserted.push(name);
+      } else if (previous.entries.has(name)) {
+        removed.push(name);
+      }
+    }
+    return { upserted, removed };
+  }
   const before = previous?.entries;
   for (const [name, entry] of next.entries) {
     if (before?.get(name)?.version !== entry.version) upserted.push(name);
@@ -143,31 +155,35 @@ export class TableBuilder<T extends object> {
     this.#membershipsOf = membershipsOf;
   }
 
-  /** Encodes `resources` into a table; resources that fail to encode are left out and reported. */
-  build(resources: ReadonlyMap<string, T>, problems: EncodeProblem[]): ResourceTable {
+  /**
+   * Encodes `resources` into a table; resources that fail to encode are left out and reported. `changed`
+   * (optional) names every resource that differs from the `resources` of the previous call: then only
+   * those are looked at, and the table costs what changed rather than the whole type.
+   */
+  build(resources: ReadonlyMap<string, T>, problems: EncodeProblem[], changed?: ReadonlySet<string>): ResourceTable {
     // The model hands an unchanged type's map through as the same object.
     if (this.#previous !== undefined && resources === this.#previousResources) {
       problems.push(...this.#previousProblems);
       return this.#previous;
     }
     const problemsBefore = problems.length;
-    const entries = new Map<string, ResourceEntry>();
     const previous = this.#previous?.entries;
-    for (const [name, message] of resources) {
-      let entry = this.#byObject.get(message);
-      if (entry?.name !== name) {
-        let bytes: Buffer;
-        try {
-          bytes = this.#codec.encode(message);
-        } catch (err) {
-          problems.push({ typeUrl: this.#codec.typeUrl, name, message: err instanceof Error ? err.message : String(err) });
-          continue;
-        }
-        const old = previous?.get(name);
-        entry = old?.bytes.equals(bytes) ? old : { name, version: contentVersion(bytes), bytes, aliases: this.#aliasesOf(message) };
-        this.#byObject.set(message, entry);
+    let entries: Map<string, ResourceEntry>;
+    if (changed !== undefined && previous !== undefined) {
+      entries = new Map(previous);
+      for (const p of this.#previousProblems) if (!changed.has(p.name)) problems.push(p);
+      for (const name of changed) {
+        const message = resources.get(name);
+        const entry = message === undefined ? undefined : this.#entryOf(name, message, previous, problems);
+        if (entry === undefined) entries.delete(name);
+        else entries.set(name, entry);
       }
-      entries.set(name, entry);
+    } else {
+      entries = new Map<string, ResourceEntry>();
+      for (const [name, message] of resources) {
+        const entry = this.#entryOf(name, message, previous, problems);
+        if (entry !== undefined) entries.set(name, entry);
+      }
     }
     const membershipsOf = this.#membershipsOf;
     const table = ResourceTable.withLazyIndex(this.#codec.typeUrl, entries, () => {
@@ -191,6 +207,23 @@ export class TableBuilder<T extends object> {
     this.#previousResources = resources;
     this.#previousProblems = problems.slice(problemsBefore);
     return table;
+  }
+
+  /** The entry of `message` (reused when the object or its bytes are unchanged), or undefined when it cannot be encoded. */
+  #entryOf(name: string, message: T, previous: ReadonlyMap<string, ResourceEntry> | undefined, problems: EncodeProblem[]): ResourceEntry | undefined {
+    const known = this.#byObject.get(message);
+    if (known?.name === name) return known;
+    let bytes: Buffer;
+    try {
+      bytes = this.#codec.encode(message);
+    } catch (err) {
+      problems.push({ typeUrl: this.#codec.typeUrl, name, message: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+    const old = previous?.get(name);
+    const entry = old?.bytes.equals(bytes) ? old : { name, version: contentVersion(bytes), bytes, aliases: this.#aliasesOf(message) };
+    this.#byObject.set(message, entry);
+    return entry;
   }
 }
 
