@@ -108,13 +108,26 @@ test('the loader reads a file again only when it was written since; same-size re
   const file = path.join(dir, 'ns.yaml');
   await writeFile(file, 'apiVersion: v1\nkind: Namespace\nmetadata: { name: aaa }\n');
   await writeFile(path.join(dir, 'other.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: other }\n');
-  const loader = new InputLoader(dir, defaultRegistry());
+  const reads: string[] = [];
+  const options = { skipUnchangedFiles: true, readFile: (f: string) => (reads.push(path.basename(f)), readFile(f, 'utf8')) };
+  // Files just written are "racily clean": their stamps are not trusted yet, so they are read again.
+  const fresh = new InputLoader(dir, defaultRegistry(), options);
+  await fresh.load();
+  await fresh.load();
+  t.deepEqual(reads.sort(), ['ns.yaml', 'ns.yaml', 'other.yaml', 'other.yaml']);
+
+  // Seen from a minute later, the stamps are old enough to vouch for the content.
+  reads.length = 0;
+  const loader = new InputLoader(dir, defaultRegistry(), { ...options, now: () => Date.now() + 60_000 });
   const first = await loader.load();
   const second = await loader.load();
+  t.deepEqual(reads.sort(), ['ns.yaml', 'other.yaml'], 'the second load read nothing');
   t.is(second.byKey.get('Namespace/aaa'), first.byKey.get('Namespace/aaa'), 'unchanged file: same objects');
-  // Same length, different name: size and (coarse) mtime could match, the change time cannot.
+  // Same length, different name: the change time moves (a later clock tick), so the file is read again.
+  await new Promise((r) => setTimeout(r, 30));
   await writeFile(file, (await readFile(file, 'utf8')).replace('aaa', 'bbb'));
   const third = await loader.load();
+  t.deepEqual(reads.sort(), ['ns.yaml', 'ns.yaml', 'other.yaml']);
   t.deepEqual([...third.byKey.keys()].sort(), ['Namespace/bbb', 'Namespace/other']);
   t.is(third.byKey.get('Namespace/other'), first.byKey.get('Namespace/other'));
 });
