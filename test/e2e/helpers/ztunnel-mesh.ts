@@ -127,7 +127,6 @@ export class MeshBed {
   readonly stateDir: string;
   readonly ztunnels = new Map<NodeName, ZtunnelProcess>();
   readonly servers = new Map<string, EchoServer>();
-  #controlPlane: ChildProcess | undefined;
 
   private constructor(cluster: Testbed, dir: string) {
     this.cluster = cluster;
@@ -168,7 +167,6 @@ export class MeshBed {
     const child = this.cluster.spawn('node-a', process.execPath, [CONTROL_PLANE, '--config', this.yamlPath, '--listen', listen, '--admin', '127.0.0.1:15014', '--state-dir', this.stateDir], {
       env: { ...process.env, LOG_LEVEL: 'warn' },
     });
-    this.#controlPlane = child;
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdout!.resume();
@@ -249,7 +247,6 @@ export class MeshBed {
     try {
       await this.cluster.destroy();
     } finally {
-      this.#controlPlane = undefined;
       await rm(this.dir, { recursive: true, force: true });
     }
   }
