@@ -23,7 +23,7 @@ import { AppProcess, Testbed, type EchoServer } from '@ambit/testbed';
 const ROOT = path.join(import.meta.dirname, '..', '..', '..', '..');
 export const MESH_YAML = path.join(ROOT, 'test', 'e2e', 'fixtures', 'ztunnel-mesh.yaml');
 const CONTROL_PLANE = path.join(ROOT, 'packages', 'control-plane', 'dist', 'src', 'main.js');
-const ZTUNNEL = path.join(ROOT, 'packages', 'ztunnel', 'dist', 'src', 'main.js');
+export const ZTUNNEL = path.join(ROOT, 'packages', 'ztunnel', 'dist', 'src', 'main.js');
 const HELD_CLIENT = path.join(import.meta.dirname, '..', 'fixtures', 'held-client.js');
 
 export const NODE_IP = { 'node-a': '10.244.255.1', 'node-b': '10.244.255.2' } as const;
