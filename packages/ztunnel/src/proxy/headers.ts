@@ -14,13 +14,15 @@ function value(v: string): string {
 
 /**
  * `k8s.cluster.name=…,k8s.namespace.name=…,k8s.<type>.name=…,service.name=…,service.version=…` plus
- * `cloud.region` / `cloud.availability_zone` when the locality says, for `workload`. Workloads are immutable,
+ * `cloud.region` / `cloud.availability_zone` when the locality says, for `workload` (empty values left out). Workloads are immutable,
  * so each one's string is built once and kept while the workload is.
  */
 export function baggageOf(workload: Workload): string {
   let text = baggageCache.get(workload);
   if (text !== undefined) return text;
-  const parts = [`k8s.cluster.name=${value(workload.clusterId)}`, `k8s.namespace.name=${value(workload.namespace)}`];
+  const parts: string[] = [];
+  if (workload.clusterId !== '') parts.push(`k8s.cluster.name=${value(workload.clusterId)}`);
+  parts.push(`k8s.namespace.name=${value(workload.namespace)}`);
   const kind = workload.workloadType.toLowerCase();
   parts.push(`k8s.${kind}.name=${value(workload.workloadName !== '' ? workload.workloadName : workload.name)}`);
   if (workload.canonicalName !== '') parts.push(`service.name=${value(workload.canonicalName)}`);
