@@ -2,8 +2,11 @@
  * A ztunnel's life in a two-node testbed (see helpers/ztunnel-mesh.ts): readiness while xDS is missing, a
  * SIGKILL (pods fail closed, the next ztunnel finds exactly one copy of the rules and serves), and SIGTERM
  * drains — open connections finish, new ones are refused, the rules go, exit 0 — with and without reaching
- * the drain deadline. One cluster for the file; each test leaves a ready ztunnel on node-a behind.
+ * the drain deadline — and a ztunnel configured from LOCAL_XDS_PATH. One cluster for the file; each test
+ * leaves ready ztunnels behind.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { AppError } from '@ambit/testbed';
 import { MeshBed, POD_IP, ZTUNNEL, until } from './helpers/ztunnel-mesh.js';
@@ -138,4 +141,39 @@ test.serial('SIGTERM with a connection that outlives the drain deadline: it is c
   t.deepEqual(await kernel(), { tables: [], rules: [], routes: [] });
   await m.startZtunnel('node-a');
   t.is((await m.cluster.tcpEcho('client-a', POD_IP['web-b'], 8080, 'again')).echoed, 'again');
+});
+
+const LOCAL_CONFIG = `# node-b's view of the mesh without a control plane: two workloads, no policy at all.
+workloads:
+  - { uid: Kubernetes//Pod/shop/web-b, name: web-b, namespace: shop, addresses: [${POD_IP['web-b']}], tunnel_protocol: HBONE, node: node-b, service_account: web, trust_domain: cluster.local }
+  - { uid: Kubernetes//Pod/shop/client-a, name: client-a, namespace: shop, addresses: [${POD_IP['client-a']}], tunnel_protocol: HBONE, node: node-a, service_account: client, trust_domain: cluster.local }
+`;
+
+test.serial('LOCAL_XDS_PATH: a ztunnel configured from a file (and the CA) serves what the file says', async (t) => {
+  if (!rootOnly(t)) return;
+  const m = mesh();
+  const file = path.join(m.dir, 'local-node-b.yaml');
+  await writeFile(file, LOCAL_CONFIG);
+  const old = m.ztunnel('node-b');
+  old.child.kill('SIGKILL');
+  await old.exited;
+  const z = await m.startZtunnel('node-b', { XDS_ADDRESS: '', LOCAL_XDS_PATH: file });
+  try {
+    t.truthy(z.logs.find((l) => l['msg'] === 'local config applied' && l['workloads'] === 2));
+    // node-a still pools an HBONE connection to the killed ztunnel's pod address; the FIN its kernel sent
+    // closed that connection, so this tunnel gets a fresh one.
+    const r = await m.cluster.tcpEcho('client-a', POD_IP['web-b'], 8080, 'from a file');
+    t.is(r.server.remoteAddress, POD_IP['client-a']);
+    t.like(await z.waitForLog((l) => l['component'] === 'access' && l['direction'] === 'inbound' && l['src.addr'] === `${POD_IP['client-a']}:${r.local.port}`, 'the inbound line'), {
+      'src.identity': 'spiffe://cluster.local/ns/shop/sa/client',
+      'dst.identity': 'spiffe://cluster.local/ns/shop/sa/web',
+    });
+    // The file has no policy, not even the STRICT one: plaintext is admitted.
+    const plain = await m.cluster.tcpEcho('outsider', POD_IP['web-b'], 8080, 'no strict here');
+    t.is(plain.echoed, 'no strict here');
+  } finally {
+    z.child.kill('SIGKILL');
+    await z.exited;
+    await m.startZtunnel('node-b');
+  }
 });

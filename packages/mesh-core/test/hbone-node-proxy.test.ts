@@ -12,6 +12,7 @@ import { HboneError, HboneServer, type InboundTunnelRequest } from '../src/hbone
 import type { RelayResult } from '../src/hbone/index.js';
 import { Identity, StaticCertificateSource, issueWorkloadCertificate } from '../src/identity/index.js';
 import { DAY, TRUST_DOMAIN, backend, captureLogger, clientId, pki, readAll, serverId, startClient } from './helpers/mesh.js';
+import { freezableRelay } from './helpers/tcp-relay.js';
 
 const otherId = Identity.parse('spiffe://cluster.local/ns/other/sa/backend');
 
@@ -289,3 +290,27 @@ async function waitFor(cond: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+test('a dialer’s half-open socket does not keep a connection whose server sent its FIN', async (t) => {
+  const echo = await backend(t);
+  const server = new HboneServer({ identity: serverId, certificates: await sources(), trustDomain: TRUST_DOMAIN });
+  const { port } = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.destroy());
+  // The relay lets the test end the connection at the TCP level only, as a peer's kernel does when the
+  // peer process dies: a FIN, without a TLS close_notify or an HTTP/2 GOAWAY.
+  const relay = await freezableRelay(t, port);
+  const client = await startClient(t, {
+    dial: async () => {
+      const s = netConnect({ host: '127.0.0.1', port: relay.port, allowHalfOpen: true });
+      await once(s, 'connect');
+      return s;
+    },
+  });
+  const s = await client.connect({ source: clientId, destination: `127.0.0.1:${port}`, expectedIdentities: [serverId], authority: `127.0.0.1:${echo.port}` });
+  s.end('x');
+  await readAll(s);
+  t.is(client.stats().connections, 1);
+  relay.pairs[0]![0].end();
+  await waitFor(() => client.stats().connections === 0);
+  t.pass();
+});

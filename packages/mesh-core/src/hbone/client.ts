@@ -167,7 +167,14 @@ export class HboneClient {
       maxSessionMemory: this.#tuning.maxSessionMemoryMiB,
       createConnection: () => {
         // Connecting by IP (host) sends no SNI, as ztunnel.
-        socket = raw === undefined ? tlsConnect({ host: dest.host, port: dest.port, ...tlsOptions }) : tlsConnect({ socket: raw, host: dest.host, ...tlsOptions });
+        if (raw === undefined) {
+          socket = tlsConnect({ host: dest.host, port: dest.port, ...tlsOptions });
+        } else {
+          socket = tlsConnect({ socket: raw, host: dest.host, ...tlsOptions });
+          // A TLS socket over an existing one inherits its allowHalfOpen (an option given here is ignored);
+          // a dialer's half-open socket would leave the session open, in CLOSE_WAIT, after the peer's FIN.
+          socket.allowHalfOpen = false;
+        }
         // Here, not on session.socket: the session's socket proxy refuses setNoDelay.
         socket.setNoDelay(true);
         socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
