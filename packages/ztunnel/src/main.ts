@@ -115,6 +115,9 @@ async function main(): Promise<number> {
   }
   const logger = createLogger({ level: config.logLevel });
   routeGrpcLogs(logger);
+  if (config.workerThreads > 1) {
+    logger.warn({ workerThreads: config.workerThreads }, 'ZTUNNEL_WORKER_THREADS: the data path runs on one thread in this version (docs/ztunnel.md, "More cores"); using 1');
+  }
   const registry = new Registry();
   const owned: Owned = {};
   const capture = new CaptureManager({
