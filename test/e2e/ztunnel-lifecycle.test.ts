@@ -124,7 +124,7 @@ test.serial('SIGTERM drains: open connections finish, new ones are refused, then
   await m.startZtunnel('node-a');
 });
 
-test.serial('SIGTERM with a connection that outlives the drain deadline: it is cut, and the exit is still 0', async (t) => {
+test.serial('/quitquitquit with a connection that outlives the drain deadline: it is cut, and the exit is still 0', async (t) => {
   if (!rootOnly(t)) return;
   const m = mesh();
   const old = m.ztunnel('node-a');
@@ -132,10 +132,12 @@ test.serial('SIGTERM with a connection that outlives the drain deadline: it is c
   await old.exited;
   const z = await m.startZtunnel('node-a', { CONNECTION_TERMINATION_DEADLINE: '1s' });
   const held = await m.holdConnection('client-a', POD_IP['web-b'], 8080);
-  z.child.kill('SIGTERM');
+  // The admin endpoint's quitquitquit drains as SIGTERM does.
+  t.is((await m.httpGet('node-a', 15000, '/quitquitquit', 'POST')).status, 200);
   const err = await t.throwsAsync(held.client.app.waitFor('closed'), { instanceOf: AppError });
   t.is(err.errno, 'ECONNRESET');
   t.like(await z.exited, { code: 0 });
+  t.truthy(z.logs.find((l) => l['msg'] === 'shutting down' && l['cause'] === 'quitquitquit'));
   t.truthy(z.logs.find((l) => l['outcome'] === 'forced'));
   t.truthy(z.logs.find((l) => l['component'] === 'access' && l['error'] === 'closed at the drain deadline'));
   t.deepEqual(await kernel(), { tables: [], rules: [], routes: [] });
@@ -176,4 +178,20 @@ test.serial('LOCAL_XDS_PATH: a ztunnel configured from a file (and the CA) serve
     await z.exited;
     await m.startZtunnel('node-b');
   }
+});
+
+test.serial('a second SIGTERM during the drain stops at once: connections cut, rules removed, exit 1', async (t) => {
+  if (!rootOnly(t)) return;
+  const m = mesh();
+  const z = m.ztunnel('node-a');
+  const held = await m.holdConnection('client-a', POD_IP['web-b'], 8080);
+  z.child.kill('SIGTERM');
+  await z.waitForLog((l) => l['msg'] === 'draining', 'the drain');
+  z.child.kill('SIGTERM');
+  t.like(await z.exited, { code: 1 });
+  t.truthy(z.logs.find((l) => l['msg'] === 'second signal: stopping now'));
+  await t.throwsAsync(held.client.app.waitFor('closed'), { instanceOf: AppError });
+  t.deepEqual(await kernel(), { tables: [], rules: [], routes: [] });
+  await m.startZtunnel('node-a');
+  t.is((await m.cluster.tcpEcho('client-a', POD_IP['web-b'], 8080, 'after')).echoed, 'after');
 });

@@ -155,21 +155,31 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const signalled = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  const cause = await Promise.race([signalled, quitRequested]);
-  logger.info({ cause }, 'shutting down');
+  // One handler for the whole life of the process, so that no signal falls back to Node's default (exit).
+  let forceStop!: (signal: NodeJS.Signals) => void;
   const forced = new Promise<number>((resolve) => {
-    const second = (signal: NodeJS.Signals): void => {
+    forceStop = (signal) => {
       logger.warn({ signal }, 'second signal: stopping now');
       app.destroy();
       resolve(1);
     };
-    process.once('SIGTERM', second);
-    process.once('SIGINT', second);
   });
+  let stopping = false;
+  const signalled = new Promise<string>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        forceStop(signal);
+        return;
+      }
+      stopping = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  const cause = await Promise.race([signalled, quitRequested]);
+  stopping = true;
+  logger.info({ cause }, 'shutting down');
   const drained = app.drain().then(async (outcome) => {
     await closeOwned(owned);
     logger.info({ outcome }, 'ztunnel stopped');
