@@ -114,6 +114,26 @@ test.serial('plaintext from outside the mesh: refused under STRICT, served under
   t.like(line, { 'dst.workload': 'kiosk', 'src.identity': undefined, error: undefined });
 });
 
+test.serial('a destination that refuses: the client is reset and the failure logged, outbound and inbound', async (t) => {
+  if (!rootOnly(t)) return;
+  const m = mesh();
+  // Passthrough to a port nobody listens on.
+  const passthrough = await t.throwsAsync(m.cluster.tcpEcho('client-a', POD_IP.outsider, 9999, 'x'), { instanceOf: AppError });
+  t.true(['ECONNRESET', 'EPROTO'].includes(String(passthrough.errno)));
+  const out = await m.ztunnel('node-a').waitForLog((l) => l['component'] === 'access' && l['dst.addr'] === `${POD_IP.outsider}:9999`, 'the passthrough failure');
+  t.like(out, { response_flags: 'CONNECT', level: 50 });
+  t.regex(String(out['error']), /ECONNREFUSED/);
+  // Plaintext into a PERMISSIVE pod, on a port nobody listens on.
+  await t.throwsAsync(m.cluster.tcpEcho('outsider', POD_IP.kiosk, 9999, 'x'), { instanceOf: AppError });
+  const inbound = await m.ztunnel('node-a').waitForLog((l) => l['component'] === 'access' && l['dst.addr'] === `${POD_IP.kiosk}:9999`, 'the plaintext failure');
+  t.like(inbound, { response_flags: 'CONNECT', direction: 'inbound' });
+  // Over HBONE: the destination ztunnel answers 503, the source one records it.
+  await t.throwsAsync(m.cluster.tcpEcho('client-a', POD_IP['web-b'], 9999, 'x'), { instanceOf: AppError });
+  const hbone = await m.ztunnel('node-a').waitForLog((l) => l['component'] === 'access' && l['dst.addr'] === `${POD_IP['web-b']}:9999`, 'the HBONE failure');
+  t.like(hbone, { response_flags: 'CONNECT' });
+  t.regex(String(hbone['error']), /answered 503/);
+});
+
 test.serial('the metrics and the access log of one known connection', async (t) => {
   if (!rootOnly(t)) return;
   const m = mesh();

@@ -312,3 +312,63 @@ test('the inbound side delivers from the HBONE peer’s address and authorizes w
   m.store.apply({ addresses: { upserts: [], removals: [uidOf('web-b')] } });
   await reset(t, IP.client, IP.remoteVip, m.remotePort);
 });
+
+test('a certificate source failure fails the connection at once with its reason', async (t) => {
+  const failing: CertificateSource = { getCertificate: () => Promise.reject(new Error('CA unreachable')) };
+  const m = await mesh(t, { certificatesA: failing });
+  await reset(t, IP.client, IP.remoteVip, m.remotePort);
+  t.like(await access(m.logsA, { direction: 'outbound' }), { response_flags: 'IDENTITY_ERROR', error: `no certificate for ${CLIENT_ID}: CA unreachable` });
+});
+
+test('a connection closed by the drain while its tunnel is being set up is logged as closed by the drain', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const certs = await certificates();
+  const gated: CertificateSource = { getCertificate: async (id) => (await gate, await certs.getCertificate(id)) };
+  const m = await mesh(t, { certificatesA: gated });
+  const s = connect({ host: IP.remoteVip, port: m.remotePort, localAddress: IP.client });
+  s.on('error', () => {});
+  await once(s, 'connect');
+  await waitFor(() => (m.a.connections.size === 1 ? true : undefined), 'the connection to be tracked');
+  t.is(await m.a.drain(1), 'forced');
+  release();
+  t.like(await access(m.logsA, { direction: 'outbound' }), { error: 'closed at the drain deadline', bytes_sent: 0 });
+  await waitFor(() => (m.b.connections.size === 0 ? true : undefined), 'nothing left open on the other side');
+});
+
+test('a connection closed while its tunnel is being set up drops the tunnel once it is up', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const certs = await certificates();
+  const gated: CertificateSource = { getCertificate: async (id) => (await gate, await certs.getCertificate(id)) };
+  const m = await mesh(t, { certificatesA: gated });
+  const s = connect({ host: IP.remoteVip, port: m.remotePort, localAddress: IP.client });
+  s.on('error', () => {});
+  await once(s, 'connect');
+  await waitFor(() => (m.a.connections.size === 1 ? true : undefined), 'the connection to be tracked');
+  // What the drain does at its deadline, without closing the HBONE client: the tunnel still comes up.
+  t.is(m.a.connections.closeAll(), 1);
+  release();
+  t.like(await access(m.logsA, { direction: 'outbound' }), { error: 'closed at the drain deadline', bytes_sent: 0, 'dst.hbone_addr': `${IP.webB}:${m.hbonePort}` });
+  // The tunnel that came up was reset at once: node b logs it broken, with nothing from the client.
+  const inbound = await access(m.logsB, { direction: 'inbound' });
+  t.is(inbound['bytes_sent'], 0);
+  t.regex(String(inbound['error']), /reset|closed before finishing/);
+});
+
+test('plaintext inbound: denied without an identity under a STRICT-style policy, reset for an address that is not local', async (t) => {
+  const m = await mesh(t);
+  const plain = m.b.servers.inboundPlain;
+  const port = await listen(t, plain, IP.webB);
+  const strict = policy('strict', { ns: 'istio-system', scope: 'GLOBAL', action: 'DENY', rules: [[[{ not_principals: [{ presence: {}, match_type: 'presence' }] }]]] });
+  m.store.apply({ authorizations: { upserts: [strict], removals: [] } });
+  await reset(t, IP.client, IP.webB, port);
+  const line = await access(m.logsB, { direction: 'inbound' });
+  t.like(line, { response_flags: 'DENY', error: 'denied by policy istio-system/strict', 'src.workload': 'client', 'dst.workload': 'web-b', level: 40 });
+  t.is(line['src.identity'], undefined);
+  t.regex(await m.registryB.metrics(), /istio_tcp_connections_closed_total\{[^}]*response_flags="DENY",connection_security_policy="none"\} 1/);
+  // Node a's plaintext listener at web-b's address: not a workload of node a.
+  const other = await listen(t, m.a.servers.inboundPlain, IP.webB);
+  await reset(t, IP.client, IP.webB, other);
+  await waitFor(() => m.logsA.find((l) => l['msg'] === 'plaintext inbound connection to an address that is no local mesh workload; reset'), 'the warning');
+});

@@ -10,7 +10,7 @@
 import type { Identity } from '@ambit/mesh-core/identity';
 import { describeDecision, type Authorizer, type AuthzDecision } from '../authz/index.js';
 import type { ProxySnapshot } from '../state/snapshot.js';
-import type { Direction } from './record.js';
+import type { Direction, ResponseFlag } from './record.js';
 
 /** What an inbound connection was authorized with, to authorize it again. */
 export interface AuthorizedAs {
@@ -90,4 +90,9 @@ export class ConnectionManager {
 /** A close the manager asked for, as one line for the access log. */
 export function describeClose(reason: CloseReason): string {
   return reason.kind === 'policy' ? `closed after a policy change: ${describeDecision(reason.decision)}` : 'closed at the drain deadline';
+}
+
+/** The response flag of a connection the manager closed: DENY for policy, `-` for the drain. */
+export function flagOfClose(reason: CloseReason): ResponseFlag {
+  return reason.kind === 'policy' ? 'DENY' : '-';
 }

@@ -11,7 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { relay } from '@ambit/mesh-core/hbone';
 import { describeDecision } from '../authz/index.js';
 import { addressOf, localWorkload, unmapped, type ProxyContext } from './context.js';
-import { describeClose, type CloseReason, type TrackedConnection } from './connection-manager.js';
+import { describeClose, flagOfClose, type CloseReason, type TrackedConnection } from './connection-manager.js';
 import { ConnectionTelemetry, describeError } from './telemetry.js';
 
 export class InboundPlain {
@@ -61,12 +61,14 @@ export class InboundPlain {
     }
 
     let upstream: Socket | undefined;
-    let closedBy: CloseReason | undefined;
+    let closed: CloseReason | undefined;
+    // Read through a function: `closed` is set from the close callback, which flow analysis does not see.
+    const closedBy = (): CloseReason | undefined => closed;
     const tracked: TrackedConnection = {
       direction: 'inbound',
       authorizedAs: { sourceIdentity: undefined, sourceIp: srcIp, workloadUid: workload.uid, destinationIp: dstIp, port },
       close: (reason) => {
-        closedBy = reason;
+        closed = reason;
         client.resetAndDestroy();
         upstream?.destroy();
       },
@@ -77,16 +79,22 @@ export class InboundPlain {
         upstream = await ctx.dialer.dial(srcIp, { host: dstIp, port });
       } catch (err) {
         if (!client.destroyed) client.resetAndDestroy();
-        telemetry.finish('CONNECT', 0, 0, describeError(err));
+        const by = closedBy();
+        // Closed by the manager meanwhile: that is the reason, not the failure it caused.
+        if (by !== undefined) telemetry.finish(flagOfClose(by), 0, 0, describeClose(by));
+        else telemetry.finish('CONNECT', 0, 0, describeError(err));
         return;
       }
-      if (client.destroyed) {
+      const early = closedBy();
+      if (early !== undefined) {
+        // Closed (policy, drain) while the pod was being connected.
         upstream.destroy();
-        telemetry.finish(closedBy?.kind === 'policy' ? 'DENY' : '-', 0, 0, closedBy !== undefined ? describeClose(closedBy) : 'the client closed before the pod was connected');
+        telemetry.finish(flagOfClose(early), 0, 0, describeClose(early));
         return;
       }
       const result = await relay(client, upstream);
-      if (closedBy !== undefined) telemetry.finish(closedBy.kind === 'policy' ? 'DENY' : '-', result.aToB, result.bToA, describeClose(closedBy));
+      const by = closedBy();
+      if (by !== undefined) telemetry.finish(flagOfClose(by), result.aToB, result.bToA, describeClose(by));
       else telemetry.finish('-', result.aToB, result.bToA, result.error === undefined ? undefined : describeError(result.error));
     } finally {
       ctx.connections.delete(tracked);

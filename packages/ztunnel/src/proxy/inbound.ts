@@ -23,7 +23,7 @@ import type { RelayResult } from '@ambit/mesh-core/hbone';
 import type { Identity } from '@ambit/mesh-core/identity';
 import { describeDecision } from '../authz/index.js';
 import { addressOf, localWorkload, unmapped, type ProxyContext } from './context.js';
-import { describeClose, type CloseReason, type TrackedConnection } from './connection-manager.js';
+import { describeClose, flagOfClose, type CloseReason, type TrackedConnection } from './connection-manager.js';
 import type { ConnectionRecord } from './record.js';
 import { formatHostPort } from './route.js';
 import { ConnectionTelemetry, describeError } from './telemetry.js';
@@ -134,7 +134,7 @@ export class Inbound {
     this.#ctx.connections.delete(tunnel.tracked);
     const by = tunnel.closedBy;
     if (by !== undefined) {
-      tunnel.telemetry.finish(by.kind === 'policy' ? 'DENY' : '-', result.aToB, result.bToA, describeClose(by));
+      tunnel.telemetry.finish(flagOfClose(by), result.aToB, result.bToA, describeClose(by));
     } else {
       tunnel.telemetry.finish('-', result.aToB, result.bToA, result.error === undefined ? undefined : describeError(result.error));
     }

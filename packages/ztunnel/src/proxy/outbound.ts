@@ -62,12 +62,14 @@ export class Outbound {
     }
 
     let upstream: Duplex | undefined;
-    let closedBy: CloseReason | undefined;
+    let closed: CloseReason | undefined;
+    // Read through a function: `closed` is set from the close callback, which flow analysis does not see.
+    const closedBy = (): CloseReason | undefined => closed;
     const tracked: TrackedConnection = {
       direction: 'outbound',
       authorizedAs: undefined,
       close: (reason) => {
-        closedBy = reason;
+        closed = reason;
         client.resetAndDestroy();
         upstream?.destroy();
       },
@@ -78,16 +80,22 @@ export class Outbound {
         upstream = route.kind === 'hbone' ? await this.#tunnel(route, source, srcIp, srcAddr) : await ctx.dialer.dial(srcIp, route.target);
       } catch (err) {
         if (!client.destroyed) client.resetAndDestroy();
-        telemetry.finish(flagOf(err), 0, 0, describeError(err));
+        const by = closedBy();
+        // Closed by the manager meanwhile: that is the reason, not the failure it caused.
+        if (by !== undefined) telemetry.finish('-', 0, 0, describeClose(by));
+        else telemetry.finish(flagOf(err), 0, 0, describeError(err));
         return;
       }
-      if (client.destroyed) {
+      const early = closedBy();
+      if (early !== undefined) {
+        // Closed (drain) while the upstream was being connected.
         upstream.destroy();
-        telemetry.finish('-', 0, 0, closedBy !== undefined ? describeClose(closedBy) : 'the client closed before the upstream was connected');
+        telemetry.finish('-', 0, 0, describeClose(early));
         return;
       }
       const result = await relay(client, upstream);
-      const error = closedBy !== undefined ? describeClose(closedBy) : result.error === undefined ? undefined : describeError(result.error);
+      const by = closedBy();
+      const error = by !== undefined ? describeClose(by) : result.error === undefined ? undefined : describeError(result.error);
       telemetry.finish('-', result.aToB, result.bToA, error);
     } finally {
       ctx.connections.delete(tracked);
