@@ -14,6 +14,10 @@ export const ENV = Object.freeze({
   XDS_ADDRESS: 'XDS_ADDRESS',
   CA_ADDRESS: 'CA_ADDRESS',
   XDS_ROOT_CA: 'XDS_ROOT_CA',
+  /** The name to verify in the control plane's serving certificate when dialling it by another name or IP. */
+  ALT_XDS_HOSTNAME: 'ALT_XDS_HOSTNAME',
+  /** The same for the CA. */
+  ALT_CA_HOSTNAME: 'ALT_CA_HOSTNAME',
   CA_ROOT_CA: 'CA_ROOT_CA',
   AUTH_TOKEN: 'AUTH_TOKEN',
   CLUSTER_ID: 'CLUSTER_ID',
@@ -92,6 +96,10 @@ export interface Config {
   readonly caAddress: string | undefined;
   readonly xdsRootCaPath: string;
   readonly caRootCaPath: string;
+  /** The DNS name to verify in the control plane's certificate instead of the host of `xdsAddress`. */
+  readonly altXdsHostname: string | undefined;
+  /** The DNS name to verify in the CA's certificate instead of the host of `caAddress`. */
+  readonly altCaHostname: string | undefined;
   /** File holding the service-account token sent to the control plane and the CA. */
   readonly authTokenPath: string;
   readonly clusterId: string;
@@ -124,6 +132,8 @@ export interface Config {
   readonly localXdsPath: string | undefined;
 }
 
+/** A DNS name (RFC 1123 labels). */
+const DNS_NAME_RE = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
 /** Kubernetes namespace: a DNS-1123 label. */
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** HTTP/2 limits (RFC 9113 section 6.5.2 and 6.9.1). */
@@ -210,11 +220,22 @@ export function parseConfig(envVars: Env = process.env): Config {
   let drainDeadlineMs = terminationGracePeriodSeconds !== undefined ? drainDeadlineFromGrace(terminationGracePeriodSeconds) : DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS;
   if (env.raw(ENV.CONNECTION_TERMINATION_DEADLINE) !== undefined) drainDeadlineMs = env.duration(ENV.CONNECTION_TERMINATION_DEADLINE, drainDeadlineMs);
 
+  const hostname = (name: string): string | undefined => {
+    const value = env.raw(name);
+    if (value === undefined || value === '') return undefined;
+    if (!DNS_NAME_RE.test(value)) env.problem(name, 'not a DNS name');
+    return value;
+  };
+  const altXdsHostname = hostname(ENV.ALT_XDS_HOSTNAME);
+  const altCaHostname = hostname(ENV.ALT_CA_HOSTNAME);
+
   const config: Config = {
     xdsAddress,
     caAddress,
     xdsRootCaPath: env.nonEmpty(ENV.XDS_ROOT_CA, DEFAULT_ROOT_CERT_PATH),
     caRootCaPath: env.nonEmpty(ENV.CA_ROOT_CA, DEFAULT_ROOT_CERT_PATH),
+    altXdsHostname,
+    altCaHostname,
     authTokenPath: env.nonEmpty(ENV.AUTH_TOKEN, DEFAULT_AUTH_TOKEN_PATH),
     clusterId,
     trustDomain,

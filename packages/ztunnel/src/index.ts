@@ -94,3 +94,33 @@ export type {
   StringMatcher,
   StringMatchType,
 } from './authz/index.js';
+// Data path.
+export { Proxy, DEFAULT_HBONE_PORT, DEFAULT_CERTIFICATE_WAIT_MS } from './proxy/proxy.js';
+export type { ProxyOptions, ProxyServers, ProxyState } from './proxy/proxy.js';
+export type { HostPort, UpstreamDialer, SnapshotSource } from './proxy/context.js';
+export { routeOutbound, formatHostPort } from './proxy/route.js';
+export type { OutboundRoute, HboneRoute, PassthroughRoute, RefusedRoute, RouteOptions, Target } from './proxy/route.js';
+export { selectEndpoint, endpointTargetPort, workloadAddress } from './proxy/load-balance.js';
+export type { Random, SelectedEndpoint } from './proxy/load-balance.js';
+export { ConnectionManager, describeClose } from './proxy/connection-manager.js';
+export type { AuthorizedAs, CloseReason, TrackedConnection } from './proxy/connection-manager.js';
+export { LoopbackJoiner } from './proxy/loopback.js';
+export type { SocketPair } from './proxy/loopback.js';
+export { baggageOf, newTraceparent } from './proxy/headers.js';
+export { CertificateWaitError, ProxyClosedError } from './proxy/errors.js';
+export type { ConnectionRecord, Direction, ResponseFlag, SecurityPolicy } from './proxy/record.js';
+// Telemetry, lifecycle, app.
+export { ProxyMetrics, tcpLabels, TCP_LABEL_NAMES } from './metrics.js';
+export type { TcpLabels, TcpLabelName } from './metrics.js';
+export { AccessLog, accessLogFields } from './access-log.js';
+export type { ConnectionOutcome } from './access-log.js';
+export { drain } from './drain.js';
+export type { DrainOutcome, DrainSteps } from './drain.js';
+export { Readiness } from './readiness.js';
+export type { ReadinessCheck, ReadinessStatus } from './readiness.js';
+export { LocalWorkloads } from './local-workloads.js';
+export type { CaptureControl, CapturedWorkload, HeldCertificate, LocalWorkloadsOptions, WorkloadSecrets, WorkloadState } from './local-workloads.js';
+export { HttpEndpoint } from './admin/http-endpoint.js';
+export { adminRoutes, statsRoutes, readinessRoutes } from './admin/endpoints.js';
+export { Ztunnel } from './app.js';
+export type { CaptureLifecycle, EndpointAddress, Listeners, SyncStatus, ZtunnelOptions } from './app.js';

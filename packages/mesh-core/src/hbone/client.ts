@@ -6,6 +6,7 @@
  */
 import { connect as h2connect, constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { CertificateSource, Identity } from '../identity/index.js';
@@ -37,14 +38,28 @@ export interface OutboundTunnelRequest {
   expectedIdentities: readonly Identity[];
   /** The tunnel target, `ip:port`, sent as `:authority`. */
   authority: string;
+  /**
+   * The address to dial from, when the dialer binds one (a node proxy dials as the pod it acts for). It is
+   * part of the pool key: tunnels from different sources never share a connection.
+   */
+  sourceAddress?: string;
   /** The original client's `ip:port`, sent as `forwarded: for="…"`. */
   forwardedFor?: string;
   baggage?: string;
   traceparent?: string;
 }
 
+/**
+ * Opens the TCP connection under a new HBONE connection (TLS runs over it). The default is a plain
+ * `net.connect`; a node proxy dials from the source pod's address with its packet mark instead. Rejecting
+ * fails the tunnel with HBONE_ERR_CONNECT (an HboneError is passed on as it is).
+ */
+export type HboneDialer = (req: OutboundTunnelRequest, destination: HostPort) => Promise<Socket>;
+
 export interface HboneClientOptions {
   certificates: CertificateSource;
+  /** Opens the TCP connection of a new HBONE connection; see `HboneDialer`. */
+  dial?: HboneDialer;
   logger?: Logger;
   /** Tunnels per connection before another is opened (100, or the server's limit if lower). */
   maxStreamsPerConnection?: number;
@@ -72,6 +87,7 @@ export class HboneClient {
   readonly #responseTimeoutMs: number;
   readonly #timers: Timers;
   readonly #pool: ConnectionPool;
+  readonly #dialer: HboneDialer | undefined;
   /** Sessions between dial and pooling, so destroy() reaches them too. */
   readonly #dialing = new Set<ClientHttp2Session>();
   #closed = false;
@@ -86,6 +102,7 @@ export class HboneClient {
     this.#responseTimeoutMs = o.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
     this.#timers = o.timers ?? systemTimers;
     this.#pool = new ConnectionPool(this.#timers, o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+    this.#dialer = o.dial;
   }
 
   /**
@@ -96,7 +113,7 @@ export class HboneClient {
     if (this.#closed) throw new HboneError('HBONE_ERR_CLOSED', 'HBONE client is closed');
     const destination = checkRequest(req);
     const expected = req.expectedIdentities.map((i) => i.uri).sort();
-    const key = `${req.source.uri}|${expected.join(',')}|${req.destination}`;
+    const key = `${req.sourceAddress ?? ''}|${req.source.uri}|${expected.join(',')}|${req.destination}`;
     const conn = await this.#pool.acquire(key, () => this.#dial(key, req, destination));
     let stream: ClientHttp2Stream;
     try {
@@ -138,12 +155,26 @@ export class HboneClient {
     const cert = await this.#certificates.getCertificate(req.source);
     if (this.#closed) throw new HboneError('HBONE_ERR_CLOSED', 'HBONE client is closed');
     const tlsOptions = clientTlsOptions(cert, req.expectedIdentities);
+    // A dialer hands over a connected socket: TLS starts over it at once (no 'connect' event to wait for).
+    const raw = this.#dialer === undefined ? undefined : await this.#dialRaw(req, dest);
+    if (this.#closed) {
+      raw?.destroy();
+      throw new HboneError('HBONE_ERR_CLOSED', 'HBONE client is closed');
+    }
     let socket: TLSSocket | undefined;
     const session = h2connect(`https://${req.destination}`, {
       settings: localSettings(this.#tuning),
       maxSessionMemory: this.#tuning.maxSessionMemoryMiB,
       createConnection: () => {
-        socket = tlsConnect({ host: dest.host, port: dest.port, ...tlsOptions });
+        // Connecting by IP (host) sends no SNI, as ztunnel.
+        if (raw === undefined) {
+          socket = tlsConnect({ host: dest.host, port: dest.port, ...tlsOptions });
+        } else {
+          socket = tlsConnect({ socket: raw, host: dest.host, ...tlsOptions });
+          // A TLS socket over an existing one inherits its allowHalfOpen (an option given here is ignored);
+          // a dialer's half-open socket would leave the session open, in CLOSE_WAIT, after the peer's FIN.
+          socket.allowHalfOpen = false;
+        }
         // Here, not on session.socket: the session's socket proxy refuses setNoDelay.
         socket.setNoDelay(true);
         socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
@@ -155,7 +186,7 @@ export class HboneClient {
     session.on('error', this.#onSessionError);
     this.#dialing.add(session);
     try {
-      await new DialWait(session, socket!, req.destination, this.#timers, this.#connectTimeoutMs).done;
+      await new DialWait(session, socket!, req.destination, this.#timers, this.#connectTimeoutMs, raw === undefined ? 'tcp' : 'tls').done;
     } catch (err) {
       session.destroy();
       throw err;
@@ -171,6 +202,15 @@ export class HboneClient {
     this.#log.debug({ 'dst.hbone_addr': req.destination, capacity: conn.capacity }, 'HBONE connection established');
     return conn;
   }
+
+  async #dialRaw(req: OutboundTunnelRequest, dest: HostPort): Promise<Socket> {
+    try {
+      return await this.#dialer!(req, dest);
+    } catch (err) {
+      if (err instanceof HboneError) throw err;
+      throw new HboneError('HBONE_ERR_CONNECT', `cannot connect to ${req.destination}: ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 /** Validates a tunnel request before anything is dialled; returns the parsed destination. */
@@ -180,6 +220,9 @@ function checkRequest(req: OutboundTunnelRequest): HostPort {
   const target = parseAuthority(req.authority);
   if (typeof target === 'string') throw new HboneError('HBONE_ERR_BAD_REQUEST', `tunnel target: ${target}`);
   if (req.expectedIdentities.length === 0) throw new HboneError('HBONE_ERR_BAD_REQUEST', 'no expected server identity given');
+  if (req.sourceAddress !== undefined && isIP(req.sourceAddress) === 0) {
+    throw new HboneError('HBONE_ERR_BAD_REQUEST', `sourceAddress ${JSON.stringify(req.sourceAddress)} is not an IP address`);
+  }
   for (const [name, v] of [['forwardedFor', req.forwardedFor], ['baggage', req.baggage], ['traceparent', req.traceparent]] as const) {
     if (v !== undefined && (!isValidHeaderValue(v) || (name === 'forwardedFor' && v.includes('"')))) {
       throw new HboneError('HBONE_ERR_BAD_REQUEST', `${name} ${JSON.stringify(v)} is not a valid header value`);
@@ -203,8 +246,9 @@ class DialWait {
   #timer: unknown;
   readonly #timers: Timers;
 
-  constructor(session: ClientHttp2Session, socket: TLSSocket, destination: string, timers: Timers, timeoutMs: number) {
+  constructor(session: ClientHttp2Session, socket: TLSSocket, destination: string, timers: Timers, timeoutMs: number, phase: 'tcp' | 'tls') {
     this.#session = session;
+    this.#phase = phase;
     this.#socket = socket;
     this.#destination = destination;
     this.#timers = timers;

@@ -1,7 +1,7 @@
 export { HboneServer } from './server.js';
-export type { HboneServerOptions, InboundTunnelRequest } from './server.js';
+export type { ConnectionAddresses, HboneServerOptions, InboundTunnelRequest, TunnelDecision, TunnelRefusal } from './server.js';
 export { HboneClient } from './client.js';
-export type { HboneClientOptions, OutboundTunnelRequest } from './client.js';
+export type { HboneClientOptions, HboneDialer, OutboundTunnelRequest } from './client.js';
 export { relay } from './relay.js';
 export type { RelayResult } from './relay.js';
 export { HboneError } from './errors.js';

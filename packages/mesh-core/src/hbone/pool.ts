@@ -1,7 +1,7 @@
 /**
  * The client's pool of HTTP/2 connections (ztunnel `src/proxy/pool.rs`). A key is what must match for a
- * connection to be shared: the source identity we present, the sorted identities we accept from the
- * server, and the server address. Each connection carries up to `maxStreams` tunnels (capped by the
+ * connection to be shared: the source address we dial from (when one is bound), the source identity we
+ * present, the sorted identities we accept from the server, and the server address. Each connection carries up to `maxStreams` tunnels (capped by the
  * server's SETTINGS_MAX_CONCURRENT_STREAMS); a full one makes the next tunnel dial another. Dials are
  * serialised per key, so a burst of new tunnels to one peer opens one connection, not one each.
  *

@@ -3,10 +3,12 @@
  * trust domain, HTTP/2, and one `CONNECT ip:port` stream per tunnel relayed to a TCP upstream.
  *
  * Certificates: Node picks a server certificate per handshake only through SNICallback, and HBONE clients
- * send no SNI. So the TCP listener is ours: each accepted socket waits for `certificates.getCertificate`,
- * the TLS server's context is swapped if the certificate changed, and only then is the socket handed to the
- * TLS server (`emit('connection')`, documented for injecting connections). A rotated certificate or new
- * roots thus apply to every handshake that starts after the source returns them.
+ * send no SNI. So the TCP listener is ours: each accepted socket is given the identity to present (one
+ * fixed identity, or `identityFor(localAddress)` for a node proxy presenting the dialled pod's identity),
+ * waits for `certificates.getCertificate`, and is handed (`emit('connection')`, documented for injecting
+ * connections) to a TLS server kept for that identity, whose context is swapped when the certificate
+ * changed. A rotated certificate or new roots thus apply to every handshake that starts after the source
+ * returns them.
  *
  * The same hand-over happens after the handshake: the TLS server verifies ALPN and the client's SPIFFE ID
  * first and only then gives the socket to the HTTP/2 server, so a refused client never gets an HTTP/2 byte.
@@ -27,7 +29,8 @@ import { silentLogger } from '../telemetry/logger.js';
 import { MESH_ALPN, authenticatedClient, serverTlsOptions } from '../tls/index.js';
 import { headerValue, parseAuthority } from './headers.js';
 import { Keepalive } from './keepalive.js';
-import { relay } from './relay.js';
+import { HboneError } from './errors.js';
+import { relay, type RelayResult } from './relay.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_KEEPALIVE,
@@ -42,10 +45,26 @@ import {
 import { systemTimers, type Timers } from './timers.js';
 import { connectTcp } from './upstream.js';
 
-/** What the server knows about a tunnel request when it asks the caller to authorize and connect it. */
+/** The addresses of one accepted HBONE connection. */
+export interface ConnectionAddresses {
+  /** The address the client dialled (with TPROXY capture: the destination pod's IP). */
+  localAddress: string;
+  localPort: number;
+  /** The client's address. */
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/**
+ * What the server knows about a tunnel request when it asks the caller to authorize, connect and account for
+ * it. One tunnel is one object: the same one reaches `authorize`, `connectUpstream` and `onTunnelClosed`, so
+ * a caller may keep per-tunnel state keyed by it (a WeakMap).
+ */
 export interface InboundTunnelRequest {
   /** The client's SPIFFE identity, from its verified certificate. */
   peerIdentity: Identity;
+  /** The identity this server presented on the connection. */
+  identity: Identity;
   /** The `:authority` as sent (`ip:port`). */
   authority: string;
   target: { host: string; port: number };
@@ -55,18 +74,46 @@ export interface InboundTunnelRequest {
   /** The TCP peer of the HBONE connection. */
   remoteAddress: string;
   remotePort: number;
+  /** The address the HBONE connection was accepted on (with capture: the destination pod's IP). */
+  localAddress: string;
+  localPort: number;
 }
 
+/** A refusal with its status: 400 (bad request), 401 (denied) or 503 (no such target). */
+export interface TunnelRefusal {
+  readonly status: 400 | 401 | 503;
+  readonly reason: string;
+}
+
+/** What `authorize` returns: true to go on, false for 401, or a refusal with its own status. */
+export type TunnelDecision = boolean | TunnelRefusal;
+
 export interface HboneServerOptions {
-  /** The identity this server presents (the workload owning the listener). */
-  identity: Identity;
+  /**
+   * The identity this server presents, for a server that is one workload. Give this or `identityFor`.
+   */
+  identity?: Identity;
+  /**
+   * The identity to present on a connection accepted on `localAddress` (a node proxy presents the identity
+   * of the pod that was dialled; TPROXY keeps the pod's IP as the local address). Undefined closes the
+   * connection before TLS. Wins over `identity`.
+   */
+  identityFor?: (localAddress: string) => Identity | undefined;
   certificates: CertificateSource;
   /** Clients must hold a SPIFFE ID in this trust domain. */
   trustDomain: string;
-  /** Returns false to answer 401. A throw also answers 401 (fail closed) and is logged. */
-  authorize?: (req: InboundTunnelRequest) => boolean | Promise<boolean>;
-  /** Opens the upstream socket; a rejection answers 503. Default: TCP to the target (see `connectTcp`). */
+  /**
+   * Decides on each tunnel: true goes on, false answers 401, a `TunnelRefusal` answers its status. A throw
+   * answers 401 (fail closed) and is logged.
+   */
+  authorize?: (req: InboundTunnelRequest) => TunnelDecision | Promise<TunnelDecision>;
+  /** Opens the upstream socket; a rejection answers 503. Default: TCP to the target (see `connectUpstream`). */
   connectUpstream?: (req: InboundTunnelRequest) => Promise<Socket>;
+  /**
+   * Called once for every tunnel whose upstream was connected, when both sides have closed, with the bytes
+   * relayed (`aToB`: client to upstream) and the reason it broke, if it did. A throw is logged.
+   */
+  onTunnelClosed?: (req: InboundTunnelRequest, result: RelayResult) => void;
   logger?: Logger;
   keepalive?: KeepaliveOptions;
   http2?: Partial<Http2Tuning>;
@@ -77,25 +124,34 @@ export interface HboneServerOptions {
   timers?: Timers;
 }
 
-interface SessionInfo {
+interface SessionInfo extends ConnectionAddresses {
   readonly peer: Identity;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
+  readonly identity: Identity;
+}
+
+/** The TLS server (context) of one presented identity. */
+interface IdentityTls {
+  readonly server: TlsServer;
+  certificate: WorkloadCertificate | undefined;
 }
 
 export class HboneServer {
-  readonly #identity: Identity;
+  readonly #identity: Identity | undefined;
+  readonly #identityFor: ((localAddress: string) => Identity | undefined) | undefined;
   readonly #certificates: CertificateSource;
   readonly #trustDomain: string;
   readonly #authorize: HboneServerOptions['authorize'];
   readonly #connectUpstream: (req: InboundTunnelRequest) => Promise<Socket>;
+  readonly #onTunnelClosed: HboneServerOptions['onTunnelClosed'];
   readonly #log: Logger;
   readonly #keepalive: KeepaliveOptions;
   readonly #tuning: Http2Tuning;
   readonly #timers: Timers;
+  readonly #handshakeTimeoutMs: number;
   readonly #tcp: NetServer;
-  readonly #tls: TlsServer;
   readonly #h2: Http2Server;
+  /** One TLS server per presented identity (its context is that identity's certificate). */
+  readonly #tlsByIdentity = new Map<string, IdentityTls>();
   /** The verified peer of the socket being handed to the HTTP/2 server (its 'session' event is synchronous). */
   #handing: SessionInfo | undefined;
   readonly #sessions = new Map<ServerHttp2Session, SessionInfo>();
@@ -103,33 +159,32 @@ export class HboneServer {
   readonly #awaitingCert = new Set<Socket>();
   /** Every accepted TCP socket until it closes, so destroy() can cut handshakes in flight. */
   readonly #sockets = new Set<Socket>();
-  #certificate: WorkloadCertificate | undefined;
+  /**
+   * Addresses given to `accept()` that differ from the socket's own, by the socket's 4-tuple (the TLS socket
+   * over it reports the same tuple); empty unless `accept()` is used.
+   */
+  readonly #assigned = new Map<string, ConnectionAddresses>();
   #streams = 0;
   #closing = false;
 
   constructor(o: HboneServerOptions) {
+    if (o.identity === undefined && o.identityFor === undefined) {
+      throw new TypeError('HboneServer needs an identity to present: give identity or identityFor');
+    }
     this.#identity = o.identity;
+    this.#identityFor = o.identityFor;
     this.#certificates = o.certificates;
     this.#trustDomain = o.trustDomain;
     this.#authorize = o.authorize;
     const upstreamTimeout = o.upstreamConnectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#connectUpstream = o.connectUpstream ?? ((req) => connectTcp(req.target, upstreamTimeout));
+    this.#onTunnelClosed = o.onTunnelClosed;
     this.#log = (o.logger ?? silentLogger()).child({ component: 'hbone-server' });
     this.#keepalive = o.keepalive ?? DEFAULT_KEEPALIVE;
     this.#tuning = resolveTuning(DEFAULT_SERVER_TUNING, o.http2);
     this.#timers = o.timers ?? systemTimers;
+    this.#handshakeTimeoutMs = o.handshakeTimeoutMs ?? 10_000;
 
-    // The certificate-bearing options are set per connection (#useCertificate); these never change.
-    this.#tls = createTlsServer({
-      ALPNProtocols: [MESH_ALPN],
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
-    });
-    this.#tls.on('secureConnection', this.#onSecureConnection);
-    this.#tls.on('tlsClientError', this.#onTlsClientError);
     this.#h2 = createH2Server({ settings: localSettings(this.#tuning), maxSessionMemory: this.#tuning.maxSessionMemoryMiB });
     this.#h2.on('session', this.#onSession);
     this.#h2.on('stream', this.#onStream);
@@ -137,6 +192,14 @@ export class HboneServer {
     // pauseOnConnect: no bytes are read until TLS owns the socket.
     this.#tcp = createNetServer({ pauseOnConnect: true, noDelay: true });
     this.#tcp.on('connection', this.#onConnection);
+  }
+
+  /**
+   * The TCP server behind `listen()`. Listen it yourself to accept on a socket made elsewhere (for example a
+   * transparent listener: `server.netServer.listen({ fd })`); `close()` and `destroy()` still close it.
+   */
+  get netServer(): NetServer {
+    return this.#tcp;
   }
 
   /** Starts accepting; resolves with the bound address (port 0 picks a free port). */
@@ -151,6 +214,29 @@ export class HboneServer {
     });
   }
 
+  /**
+   * Serves a socket connected elsewhere as if it had been accepted, with `addresses` standing in for the
+   * socket's own when given: a node proxy relaying between two of its own pods joins both ends over loopback
+   * and says which pod was dialled (the local address) and by whom (the remote one). The socket should be
+   * paused (no bytes read yet).
+   */
+  accept(socket: Socket, addresses?: ConnectionAddresses): void {
+    if (addresses !== undefined) {
+      const key = tupleOf(socket);
+      this.#assigned.set(key, { ...addresses });
+      socket.once('close', () => this.#assigned.delete(key));
+    }
+    this.#onConnection(socket);
+  }
+
+  /**
+   * Drops the TLS context kept for `identity` (when the last workload with it leaves). Connections already
+   * open keep theirs; a later connection for the identity builds a new one.
+   */
+  forgetIdentity(identity: Identity): void {
+    this.#tlsByIdentity.delete(identity.uri);
+  }
+
   /** Live HTTP/2 sessions and open tunnels. */
   stats(): { sessions: number; streams: number } {
     return { sessions: this.#sessions.size, streams: this.#streams };
@@ -162,7 +248,7 @@ export class HboneServer {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => (this.#tcp.listening ? this.#tcp.close(() => resolve()) : resolve()));
     for (const s of this.#awaitingCert) s.destroy();
     for (const session of this.#sessions.keys()) session.close();
     await Promise.all([closed, ...[...this.#sockets].map(waitClose)]);
@@ -171,7 +257,7 @@ export class HboneServer {
   /** Closes everything now: listener, sessions, tunnels (reset), handshakes. */
   destroy(): void {
     this.#closing = true;
-    this.#tcp.close();
+    if (this.#tcp.listening) this.#tcp.close();
     for (const session of this.#sessions.keys()) session.destroy();
     for (const s of this.#sockets) s.destroy();
   }
@@ -186,27 +272,65 @@ export class HboneServer {
     socket.on('error', this.#onSocketError);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
+    const localAddress = this.#addressesOf(socket).localAddress;
+    const identity = this.#identityFor !== undefined ? this.#identityFor(localAddress) : this.#identity;
+    if (identity === undefined) {
+      this.#log.debug({ 'dst.addr': localAddress, 'src.addr': socket.remoteAddress }, 'no identity to present on this address; closing');
+      socket.destroy();
+      return;
+    }
     this.#awaitingCert.add(socket);
-    this.#certificates.getCertificate(this.#identity).then(
+    this.#certificates.getCertificate(identity).then(
       (cert) => {
         this.#awaitingCert.delete(socket);
         if (socket.destroyed) return;
-        this.#useCertificate(cert);
-        this.#tls.emit('connection', socket);
+        // Synchronous from here: the TLS server wraps the socket with its current context inside emit().
+        this.#tlsFor(identity, cert).emit('connection', socket);
       },
       (err: unknown) => {
         this.#awaitingCert.delete(socket);
-        this.#log.error({ err, identity: this.#identity.uri }, 'no certificate for the HBONE listener; refusing connection');
+        this.#log.error({ err, identity: identity.uri }, 'no certificate for the HBONE listener; refusing connection');
         socket.destroy();
       },
     );
   };
 
-  /** Swaps the TLS context when the source hands out a different certificate (rotation, new roots). */
-  #useCertificate(cert: WorkloadCertificate): void {
-    if (cert === this.#certificate) return;
-    this.#certificate = cert;
-    this.#tls.setSecureContext(serverTlsOptions(cert, this.#trustDomain));
+  /** The TLS server of `identity`, its context swapped when the source hands out a different certificate. */
+  #tlsFor(identity: Identity, cert: WorkloadCertificate): TlsServer {
+    let entry = this.#tlsByIdentity.get(identity.uri);
+    if (entry === undefined) {
+      // The certificate-bearing options are set with setSecureContext; these never change.
+      const server = createTlsServer({
+        ALPNProtocols: [MESH_ALPN],
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        handshakeTimeout: this.#handshakeTimeoutMs,
+      });
+      server.on('secureConnection', (socket: TLSSocket) => this.#onSecureConnection(socket, identity));
+      server.on('tlsClientError', this.#onTlsClientError);
+      entry = { server, certificate: undefined };
+      this.#tlsByIdentity.set(identity.uri, entry);
+    }
+    if (entry.certificate !== cert) {
+      entry.certificate = cert;
+      entry.server.setSecureContext(serverTlsOptions(cert, this.#trustDomain));
+    }
+    return entry.server;
+  }
+
+  #addressesOf(socket: Socket | TLSSocket): ConnectionAddresses {
+    if (this.#assigned.size > 0) {
+      const assigned = this.#assigned.get(tupleOf(socket));
+      if (assigned !== undefined) return assigned;
+    }
+    return {
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+    };
   }
 
   readonly #onSocketError = (err: Error): void => {
@@ -218,7 +342,7 @@ export class HboneServer {
   };
 
   /** A completed handshake: check ALPN and the client's identity, then hand the socket to HTTP/2. */
-  readonly #onSecureConnection = (socket: TLSSocket): void => {
+  #onSecureConnection(socket: TLSSocket, identity: Identity): void {
     socket.on('error', this.#onSocketError);
     if (socket.alpnProtocol !== MESH_ALPN) {
       this.#log.warn({ alpn: socket.alpnProtocol, 'src.addr': socket.remoteAddress }, 'HBONE client did not negotiate h2; closing');
@@ -237,13 +361,14 @@ export class HboneServer {
       socket.destroy();
       return;
     }
-    this.#handing = { peer, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
+    const addresses = this.#addressesOf(socket);
+    this.#handing = { peer, identity, ...addresses };
     try {
       this.#h2.emit('connection', socket);
     } finally {
       this.#handing = undefined;
     }
-  };
+  }
 
   readonly #onSession = (session: ServerHttp2Session): void => {
     session.on('error', this.#onSessionError);
@@ -292,10 +417,13 @@ export class HboneServer {
     }
     const req: InboundTunnelRequest = {
       peerIdentity: info.peer,
+      identity: info.identity,
       authority: authority!,
       target,
       remoteAddress: info.remoteAddress,
       remotePort: info.remotePort,
+      localAddress: info.localAddress,
+      localPort: info.localPort,
     };
     const forwarded = headerValue(headers, 'forwarded');
     if (forwarded !== undefined) req.forwarded = forwarded;
@@ -308,14 +436,15 @@ export class HboneServer {
 
   async #tunnel(stream: ServerHttp2Stream, req: InboundTunnelRequest): Promise<void> {
     if (this.#authorize) {
-      let allowed = false;
+      let decision: TunnelDecision = false;
       try {
-        allowed = await this.#authorize(req);
+        decision = await this.#authorize(req);
       } catch (err) {
         this.#log.error({ err, 'src.identity': req.peerIdentity.uri, 'dst.addr': req.authority }, 'authorize threw; denying');
       }
-      if (!allowed) {
-        this.#refuse(stream, 401, 'denied by authorization policy', req);
+      if (decision !== true) {
+        const refusal = decision === false ? { status: 401 as const, reason: 'denied by authorization policy' } : decision;
+        this.#refuse(stream, refusal.status, refusal.reason, req);
         return;
       }
     }
@@ -329,6 +458,7 @@ export class HboneServer {
     if (stream.destroyed || stream.closed) {
       // The client gave up while we were connecting.
       upstream.destroy();
+      this.#closed(req, { aToB: 0, bToA: 0, error: new HboneError('HBONE_ERR_STREAM', 'the client closed the tunnel before the upstream connected') });
       return;
     }
     stream.respond({ ':status': 200 });
@@ -337,6 +467,16 @@ export class HboneServer {
       { 'src.identity': req.peerIdentity.uri, 'dst.addr': req.authority, bytes_recv: result.aToB, bytes_sent: result.bToA, error: result.error?.message },
       'HBONE tunnel closed',
     );
+    this.#closed(req, result);
+  }
+
+  #closed(req: InboundTunnelRequest, result: RelayResult): void {
+    if (this.#onTunnelClosed === undefined) return;
+    try {
+      this.#onTunnelClosed(req, result);
+    } catch (err) {
+      this.#log.error({ err, 'dst.addr': req.authority }, 'onTunnelClosed threw');
+    }
   }
 
   /** Answers a non-200 and ends the stream both ways, so a client that keeps sending is stopped. */
@@ -347,6 +487,11 @@ export class HboneServer {
     // RST_STREAM(NO_ERROR) after the response (RFC 9113 8.1): discard whatever the client still sends.
     stream.close(h2constants.NGHTTP2_NO_ERROR);
   }
+}
+
+/** A connection's 4-tuple as both the raw socket and the TLS socket over it report it. */
+function tupleOf(socket: Socket | TLSSocket): string {
+  return `${socket.localAddress ?? ''}|${socket.localPort ?? 0}|${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
 }
 
 function waitClose(s: Socket): Promise<void> {

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+/**
+ * `ambit-ztunnel`: the node agent, run in its node's network namespace (host network) with CAP_NET_ADMIN.
+ * Configured by environment variables (see docs/ztunnel.md): it connects to the control plane's xDS and CA
+ * (roots from `XDS_ROOT_CA` / `CA_ROOT_CA`, bearer token from the `AUTH_TOKEN` file, `NODE_NAME` for its
+ * node's workloads), or reads `LOCAL_XDS_PATH` instead of (or on top of) xDS; installs capture; serves.
+ *
+ * SIGTERM, SIGINT and `POST /quitquitquit` drain (stop accepting, let connections finish until the drain
+ * deadline, close the rest, remove the capture rules) and exit 0. A second signal stops at once and exits 1.
+ *
+ * Exit codes: 0 after a drain; 1 when startup fails or a second signal forces the stop; 2 for bad config.
+ */
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { CaClient, SecretManager, readTokenFile, type Identity, type WorkloadCertificate } from '@ambit/mesh-core/identity';
+import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
+import { XdsClient, proxyNodeId } from '@ambit/xds';
+import { Ztunnel, type SyncStatus } from './app.js';
+import { CaptureListeners, CaptureManager, dialTransparent } from './capture/index.js';
+import { parseConfig, type Config } from './config.js';
+import { ConfigError, LocalConfigError } from './errors.js';
+import { applyLocalConfig, loadLocalConfig } from './state/local-config.js';
+import { StateStore } from './state/store.js';
+import { XdsStateUpdater } from './state/xds-updater.js';
+
+/** Everything main owns besides the app, closed after it. */
+interface Owned {
+  xds?: XdsClient;
+  updater?: XdsStateUpdater;
+  ca?: CaClient;
+  secrets?: SecretManager;
+  store?: StateStore;
+}
+
+function routeGrpcLogs(logger: Logger): void {
+  const log = logger.child({ component: 'grpc' });
+  const text = (args: unknown[]): string => args.map(String).join(' ');
+  grpc.setLogger({
+    error: (...args: unknown[]) => log.error(text(args)),
+    info: (...args: unknown[]) => log.info(text(args)),
+    debug: (...args: unknown[]) => log.debug(text(args)),
+  });
+  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
+}
+
+/** The secret manager, fetching from the CA on the workloads' behalf; without a CA every fetch fails clearly. */
+async function secretsFor(config: Config, logger: Logger, owned: Owned): Promise<SecretManager> {
+  let fetch: (identity: Identity) => Promise<WorkloadCertificate>;
+  if (config.caAddress === undefined) {
+    fetch = (identity) => Promise.reject(new Error(`no CA configured (CA_ADDRESS is empty): cannot get a certificate for ${identity.uri}`));
+  } else {
+    owned.ca = new CaClient({
+      address: config.caAddress,
+      rootCertPem: await readFile(config.caRootCaPath, 'utf8'),
+      ...(config.altCaHostname === undefined ? {} : { serverName: config.altCaHostname }),
+      token: readTokenFile(config.authTokenPath),
+      clusterId: config.clusterId,
+      logger: logger.child({ component: 'ca-client' }),
+    });
+    const ca = owned.ca;
+    const ttlSeconds = Math.floor(config.secretTtlMs / 1000);
+    fetch = (identity) => ca.createCertificate(identity, { impersonate: true, ttlSeconds });
+  }
+  return new SecretManager({ fetch, logger: logger.child({ component: 'secrets' }) });
+}
+
+/** The state: xDS, a local file, or both (the file first). */
+async function stateFor(config: Config, logger: Logger, registry: Registry, owned: Owned): Promise<SyncStatus> {
+  const store = new StateStore({ logger });
+  owned.store = store;
+  if (config.localXdsPath !== undefined) {
+    const local = await loadLocalConfig(config.localXdsPath);
+    const snapshot = applyLocalConfig(store, local);
+    logger.info({ path: config.localXdsPath, workloads: snapshot.workloads.size, services: snapshot.services.size, policies: snapshot.policies.size }, 'local config applied');
+  }
+  if (config.xdsAddress === undefined) return { synced: true, pending: () => [] };
+  const xds = new XdsClient({
+    target: config.xdsAddress,
+    node: {
+      id: proxyNodeId('ztunnel', config.instanceIp, config.podName, config.podNamespace),
+      metadata: { NAME: config.podName, NAMESPACE: config.podNamespace, INSTANCE_IPS: config.instanceIp, NODE_NAME: config.nodeName, CLUSTER_ID: config.clusterId },
+    },
+    tls: { rootCa: await readFile(config.xdsRootCaPath, 'utf8'), ...(config.altXdsHostname === undefined ? {} : { serverName: config.altXdsHostname }) },
+    token: readTokenFile(config.authTokenPath),
+    headers: { clusterid: config.clusterId },
+    logger: logger.child({ component: 'xds' }),
+    registry,
+  });
+  owned.xds = xds;
+  const updater = new XdsStateUpdater({ client: xds, store, logger });
+  owned.updater = updater;
+  xds.start();
+  return updater;
+}
+
+async function closeOwned(owned: Owned): Promise<void> {
+  owned.updater?.destroy();
+  await owned.xds?.close();
+  await owned.secrets?.close();
+  await owned.ca?.close();
+  await owned.store?.close();
+}
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    config = parseConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ambit-ztunnel: ${err.reason}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  routeGrpcLogs(logger);
+  if (config.workerThreads > 1) {
+    logger.warn({ workerThreads: config.workerThreads }, 'ZTUNNEL_WORKER_THREADS: the data path runs on one thread in this version (docs/ztunnel.md, "More cores"); using 1');
+  }
+  const registry = new Registry();
+  const owned: Owned = {};
+  const capture = new CaptureManager({
+    logger,
+    ports: { outbound: config.ports.outbound, inboundPlain: config.ports.inboundPlaintext, inboundHbone: config.ports.inbound },
+  });
+
+  let app: Ztunnel;
+  let quit!: () => void;
+  const quitRequested = new Promise<string>((resolve) => (quit = () => resolve('quitquitquit')));
+  try {
+    const sync = await stateFor(config, logger, registry, owned);
+    owned.secrets = await secretsFor(config, logger, owned);
+    app = await Ztunnel.start({
+      config,
+      logger,
+      store: owned.store!,
+      sync,
+      secrets: owned.secrets,
+      registry,
+      capture,
+      dialer: { dial: (source, target) => dialTransparent(source, target, { mark: config.packetMark }) },
+      listen: (servers) =>
+        CaptureListeners.open(servers, {
+          mark: config.packetMark,
+          ports: { outbound: config.ports.outbound, inboundPlain: config.ports.inboundPlaintext, inboundHbone: config.ports.inbound },
+        }),
+      onQuit: () => quit(),
+    });
+  } catch (err) {
+    const reason = err instanceof LocalConfigError || err instanceof Error ? err.message : String(err);
+    logger.fatal({ err }, `cannot start: ${reason}`);
+    capture.destroy();
+    await closeOwned(owned);
+    return 1;
+  }
+
+  // One handler for the whole life of the process, so that no signal falls back to Node's default (exit).
+  let forceStop!: (signal: NodeJS.Signals) => void;
+  const forced = new Promise<number>((resolve) => {
+    forceStop = (signal) => {
+      logger.warn({ signal }, 'second signal: stopping now');
+      app.destroy();
+      resolve(1);
+    };
+  });
+  let stopping = false;
+  const signalled = new Promise<string>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        forceStop(signal);
+        return;
+      }
+      stopping = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  const cause = await Promise.race([signalled, quitRequested]);
+  stopping = true;
+  logger.info({ cause }, 'shutting down');
+  const drained = app.drain().then(async (outcome) => {
+    await closeOwned(owned);
+    logger.info({ outcome }, 'ztunnel stopped');
+    return 0;
+  });
+  return await Promise.race([drained, forced]);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`ambit-ztunnel: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
