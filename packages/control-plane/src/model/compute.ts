@@ -16,7 +16,8 @@
  *   so that unchanged content keeps its object and the snapshot diff is an identity check.
  * - When only a few pods changed (other objects: the same pods at the same positions) and each keeps its
  *   uid, node, identity and a free IP, the previous round is patched instead of walking every pod: a
- *   one-pod edit costs one conversion and a copy of the address map.
+ *   one-pod edit costs one conversion and a copy of the address map, and `addressesPatchOf` says which
+ *   addresses it may have changed, so that the snapshot need not compare the others.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Address, Authorization } from '@ambit/protos';
@@ -38,6 +39,26 @@ export interface MeshContent {
   readonly authorizations: ReadonlyMap<string, Authorization>;
   readonly identitiesByNode: ReadonlyMap<string, ReadonlySet<string>>;
   readonly diagnostics: readonly InputDiagnostic[];
+}
+
+/**
+ * What a patched computation changed: its `addresses` are `base` (the addresses of the computation before)
+ * with at most the keys in `changed` set or replaced, in the same order otherwise.
+ */
+export interface AddressesPatch {
+  readonly base: ReadonlyMap<string, Address>;
+  readonly changed: ReadonlySet<string>;
+}
+
+/** Patches by content; kept beside the content so that the content stays plain data. */
+const patches = new WeakMap<MeshContent, AddressesPatch>();
+
+/**
+ * How `content` differs from the content computed before it, when it was patched from it (see
+ * `ComputeCache`); undefined when it was computed in full. Lets a snapshot look only at what changed.
+ */
+export function addressesPatchOf(content: MeshContent): AddressesPatch | undefined {
+  return patches.get(content);
 }
 
 /** What the non-pod objects of an input produce. */
@@ -118,9 +139,20 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
   if (patched !== undefined && round !== undefined) {
     // A few pods changed, each keeping its uid, node and identity: the previous content with those swapped.
     cache.stats.roundsPatched++;
-    const addresses = new Map(round.content.addresses);
-    for (const converted of patched.updated) addresses.set(converted.uid, converted.address);
-    const content: MeshContent = { addresses, authorizations: frame.authorizations, identitiesByNode: round.content.identitiesByNode, diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]) };
+    const base = round.content.addresses;
+    const addresses = new Map(base);
+    const changed = new Set<string>();
+    for (const converted of patched.updated) {
+      addresses.set(converted.uid, converted.address);
+      changed.add(converted.uid);
+    }
+    const content: MeshContent = {
+      addresses,
+      authorizations: frame.authorizations,
+      identitiesByNode: round.content.identitiesByNode,
+      diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
+    };
+    patches.set(content, { base, changed });
     state.round = { frame, pods, workloads: patched, content };
     state.previousWorkloads = patched.addresses;
     return content;
