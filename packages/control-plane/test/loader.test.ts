@@ -203,6 +203,11 @@ test('a load told which paths changed gives what a full load gives: edits, new f
       b.objects.map((o) => o.metadata.labels),
       message,
     );
+    t.deepEqual(
+      [...a.byKey.values()].map((o) => o.metadata.labels),
+      [...b.byKey.values()].map((o) => o.metadata.labels),
+      message,
+    );
     t.deepEqual(a.diagnostics, b.diagnostics, message);
   };
   await mkdir(path.join(dir, 'sub'));
@@ -215,6 +220,14 @@ test('a load told which paths changed gives what a full load gives: edits, new f
   read.length = 0;
   await same(['a.yaml'], 'an edited file');
   t.deepEqual(read, ['a.yaml'], 'only the named file is read');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "2"')}---\n${ns('a2')}`);
+  await same(['a.yaml'], 'a document added to a file');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "3"')}---\n${ns('a3')}`);
+  await same(['a.yaml'], 'a document renamed');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "4"')}---\n${ns('b')}`);
+  await same(['a.yaml'], 'a duplicate of a key in another file');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "5"')}---\n${ns('a3')}`);
+  await same(['a.yaml'], 'the duplicate gone');
   await writeFile(path.join(dir, 'sub/c.yaml'), ns('c'));
   await writeFile(path.join(dir, '.c.yaml.tmp'), '{{{ broken');
   await same(['sub/c.yaml', '.c.yaml.tmp'], 'a new file; dot-named paths are skipped');

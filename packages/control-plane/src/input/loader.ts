@@ -16,7 +16,7 @@ import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshError } from '@ambit/mesh-core/errors';
 import type { InputDiagnostic } from '../model/snapshot.js';
-import { EMPTY_INPUT, assembleInput, type InputSet, type ParsedFile } from './input-set.js';
+import { EMPTY_INPUT, assembleInput, patchInput, type InputSet, type ParsedFile } from './input-set.js';
 import { parseFile, type FileParse } from './parse-file.js';
 import type { KindRegistry } from './registry.js';
 
@@ -111,7 +111,8 @@ export class InputLoader {
         message: `${reason}; the last loaded input stays in effect`,
         severity: 'error',
       };
-      return { ...this.#previous, diagnostics: [diagnostic, ...this.#previous.diagnostics] };
+      const previous = this.#previous;
+      return { objects: previous.objects, byKey: previous.byKey, diagnostics: [diagnostic, ...previous.diagnostics] };
     }
     this.#loadedOnce = true;
 
@@ -130,6 +131,8 @@ export class InputLoader {
   /** A load that reads the `changed` files of `files` again and keeps what the others gave last time. */
   async #loadChanged(files: readonly string[], last: Map<string, ParsedFile>, changed: ReadonlySet<string>): Promise<InputSet> {
     const parsed: ParsedFile[] = [];
+    const replaced: { before: ParsedFile; after: ParsedFile }[] = [];
+    let membershipChanged = false;
     const reads: Promise<void>[] = [];
     for (let i = 0; i < files.length; i++) {
       const file = files[i]!;
@@ -142,18 +145,23 @@ export class InputLoader {
       reads.push(
         this.#loadFile(file).then((result) => {
           parsed[i] = result;
+          const before = last.get(file);
+          if (before === undefined) membershipChanged = true;
+          else replaced.push({ before, after: result });
           last.set(file, result);
         }),
       );
     }
     await Promise.all(reads);
+    const patched = membershipChanged || files.length !== last.size ? undefined : patchInput(this.#previous, replaced);
     this.#listing = { files, parsed: last };
-    this.#previous = assembleInput(parsed, this.#previous);
+    // A one-file edit that keeps its objects' keys is patched in; anything else is assembled again.
+    this.#previous = patched ?? assembleInput(parsed, this.#previous);
     return this.#previous;
   }
 
   /**
-   * \`files\` after the named changes, or undefined when they need a full listing: a path that is or was a
+   * `files` after the named changes, or undefined when they need a full listing: a path that is or was a
    * directory (its files are not known one by one), a new symlink, a removed file (the whole input may be
    * gone, which a full load reports), or a path that cannot be looked at.
    */
