@@ -92,13 +92,59 @@ interface CacheState {
   sortedUids: readonly string[];
   /** The last computation's workloads, the pods and frame they came from, and the content it returned. */
   round: { readonly frame: Frame; readonly pods: readonly PodObject[]; readonly workloads: BuiltWorkloads; readonly content: MeshContent } | undefined;
+  /** The last input's objects split into pods and others, and each object's index among the pods (-1: not a pod). */
+  split: { readonly objects: readonly InputObject[]; readonly pods: readonly PodObject[]; readonly others: readonly InputObject[]; readonly podIndex: Int32Array } | undefined;
+}
+
+/** Above this many replaced objects the input is split again rather than patched. */
+const SPLIT_PATCH_LIMIT = 64;
+
+/**
+ * `objects` split into pods and the others. When they are the last input's objects with a few pods
+ * replaced by pods (a one-pod edit), the last split is patched: the others are the same array, and
+ * no 10,000-entry arrays are grown again.
+ */
+function splitObjects(state: CacheState, objects: readonly InputObject[]): { pods: readonly PodObject[]; others: readonly InputObject[] } {
+  const last = state.split;
+  if (last !== undefined && last.objects.length === objects.length) {
+    let pods: PodObject[] | undefined;
+    let replaced = 0;
+    let patchable = true;
+    for (let i = 0; i < objects.length && patchable; i++) {
+      const object = objects[i]!;
+      if (object === last.objects[i]) continue;
+      const podIndex = last.podIndex[i]!;
+      patchable = podIndex >= 0 && object.kind === 'Pod' && ++replaced <= SPLIT_PATCH_LIMIT;
+      if (patchable) (pods ??= last.pods.slice())[podIndex] = object as PodObject;
+    }
+    if (patchable) {
+      const split = { objects, pods: pods ?? last.pods, others: last.others, podIndex: last.podIndex };
+      state.split = split;
+      return split;
+    }
+  }
+  const pods: PodObject[] = [];
+  const others: InputObject[] = [];
+  const podIndex = new Int32Array(objects.length);
+  for (let i = 0; i < objects.length; i++) {
+    const object = objects[i]!;
+    if (object.kind === 'Pod') {
+      podIndex[i] = pods.length;
+      pods.push(object);
+    } else {
+      podIndex[i] = -1;
+      others.push(object);
+    }
+  }
+  state.split = { objects, pods, others, podIndex };
+  return { pods, others };
 }
 
 const states = new WeakMap<ComputeCache, CacheState>();
 
 function stateOf(cache: ComputeCache): CacheState {
   let state = states.get(cache);
-  if (state === undefined) states.set(cache, (state = { frame: undefined, previousWorkloads: new Map(), sortedUids: [], round: undefined }));
+  if (state === undefined) states.set(cache, (state = { frame: undefined, previousWorkloads: new Map(), sortedUids: [], round: undefined, split: undefined }));
   return state;
 }
 
@@ -106,18 +152,14 @@ function stateOf(cache: ComputeCache): CacheState {
 function cachedFrame(state: CacheState, objects: readonly InputObject[], options: ModelOptions): Frame | undefined {
   const frame = state.frame;
   if (frame === undefined || frame.options !== options || frame.objects.length !== objects.length) return undefined;
+  if (frame.objects === objects) return frame;
   for (let i = 0; i < objects.length; i++) if (frame.objects[i] !== objects[i]) return undefined;
   return frame;
 }
 
 export function computeMesh(input: InputSet, options: ModelOptions, cache: ComputeCache = new ComputeCache()): MeshContent {
-  const pods: PodObject[] = [];
-  const others: InputObject[] = [];
-  for (const object of input.objects) {
-    if (object.kind === 'Pod') pods.push(object);
-    else others.push(object);
-  }
   const state = stateOf(cache);
+  const { pods, others } = splitObjects(state, input.objects);
   let frame = cachedFrame(state, others, options);
   if (frame === undefined) {
     frame = buildFrame(others, options);
