@@ -180,3 +180,83 @@ test('an object whose new version is invalid keeps its last valid version, with 
   const fresh = inputFrom({ 'a.yaml': `${ns('y', 'a: [b]')}` }, before);
   t.deepEqual(keys(fresh), []);
 });
+
+test('a load told which paths changed gives what a full load gives: edits, new files and directories, removals, symlinks', async (t) => {
+  const dir = await tempDir(t);
+  const read: string[] = [];
+  const hinted = new InputLoader(dir, defaultRegistry(), {
+    readFile: (file) => {
+      read.push(path.relative(dir, file));
+      return readFile(file, 'utf8');
+    },
+    skipUnchangedFiles: true,
+  });
+  // The same history, every load a full one.
+  const reference = new InputLoader(dir, defaultRegistry());
+  const full = (): Promise<InputSet> => reference.load();
+  const same = async (changed: string[], message: string): Promise<void> => {
+    const a = await hinted.load(new Set(changed.map((f) => path.join(dir, f))));
+    const b = await full();
+    t.deepEqual(keys(a), keys(b), message);
+    t.deepEqual(
+      a.objects.map((o) => o.metadata.labels),
+      b.objects.map((o) => o.metadata.labels),
+      message,
+    );
+    t.deepEqual(
+      [...a.byKey.values()].map((o) => o.metadata.labels),
+      [...b.byKey.values()].map((o) => o.metadata.labels),
+      message,
+    );
+    t.deepEqual(a.diagnostics, b.diagnostics, message);
+  };
+  await mkdir(path.join(dir, 'sub'));
+  await writeFile(path.join(dir, 'a.yaml'), ns('a'));
+  await writeFile(path.join(dir, 'sub/b.yaml'), ns('b'));
+  await hinted.load();
+  await reference.load();
+
+  await writeFile(path.join(dir, 'a.yaml'), ns('a', 'x: "1"'));
+  read.length = 0;
+  await same(['a.yaml'], 'an edited file');
+  t.deepEqual(read, ['a.yaml'], 'only the named file is read');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "2"')}---\n${ns('a2')}`);
+  await same(['a.yaml'], 'a document added to a file');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "3"')}---\n${ns('a3')}`);
+  await same(['a.yaml'], 'a document renamed');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "4"')}---\n${ns('b')}`);
+  await same(['a.yaml'], 'a duplicate of a key in another file');
+  await writeFile(path.join(dir, 'a.yaml'), `${ns('a', 'x: "5"')}---\n${ns('a3')}`);
+  await same(['a.yaml'], 'the duplicate gone');
+  await writeFile(path.join(dir, 'sub/c.yaml'), ns('c'));
+  await writeFile(path.join(dir, '.c.yaml.tmp'), '{{{ broken');
+  await same(['sub/c.yaml', '.c.yaml.tmp'], 'a new file; dot-named paths are skipped');
+  await writeFile(path.join(dir, 'a.yaml'), '{{{ broken');
+  await same(['a.yaml'], 'a broken file keeps its last good content');
+  await mkdir(path.join(dir, 'new/deeper'), { recursive: true });
+  await writeFile(path.join(dir, 'new/deeper/d.yaml'), ns('d'));
+  await same(['new'], 'a new directory is listed');
+  await rm(path.join(dir, 'sub/b.yaml'));
+  await same(['sub/b.yaml'], 'a removed file');
+  await rm(path.join(dir, 'new'), { recursive: true });
+  await same(['new'], 'a removed directory');
+  await writeFile(path.join(dir, 'notes.txt'), ns('not-read'));
+  await same(['notes.txt'], 'a file that is not YAML');
+  await writeFile(path.join(dir, 'target.txt'), ns('linked'));
+  await symlink(path.join(dir, 'target.txt'), path.join(dir, 'link.yaml'));
+  await same(['link.yaml'], 'a new symlink');
+  await writeFile(path.join(dir, 'target.txt'), ns('linked', 'y: "2"'));
+  await same(['target.txt'], 'with symlinks in the input, every load is a full one');
+  await same([path.join('..', 'outside.yaml')], 'a path outside the input');
+});
+
+test('a named change to an input that was removed reports it and keeps the last input, as a full load does', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'a.yaml'), ns('a'));
+  const loader = new InputLoader(dir, defaultRegistry());
+  const first = await loader.load();
+  await rm(dir, { recursive: true });
+  const after = await loader.load(new Set([path.join(dir, 'a.yaml')]));
+  t.deepEqual(keys(after), keys(first));
+  t.regex(after.diagnostics[0]?.message ?? '', /does not exist; the last loaded input stays in effect/);
+});

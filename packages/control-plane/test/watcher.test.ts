@@ -189,3 +189,35 @@ test('new subdirectories are watched after the next change, removed ones are dro
   while (watcher.watchedDirectories.length > 1) await new Promise((r) => setTimeout(r, 5));
   t.deepEqual(watcher.watchedDirectories, [dir]);
 });
+
+test('the callback gets the paths the events named; after a quiet verifyMs one more callback checks everything', async (t) => {
+  const dir = await tempDir(t);
+  const clock = new FakeClock();
+  const calls: (string[] | undefined)[] = [];
+  const watcher = new InputWatcher(dir, (changed) => calls.push(changed === undefined ? undefined : [...changed].sort()), {
+    debounceMs: 10,
+    verifyMs: 1000,
+    timers: clock,
+  });
+  t.teardown(() => watcher.close());
+  await watcher.start();
+  const file = path.join(dir, 'pods.yaml');
+  await writeFile(file, 'a: 1\n');
+  // The OS event arrives on its own schedule: wait for it to arm the debounce.
+  while (clock.pending === 0) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 50));
+  clock.advance(10);
+  t.deepEqual(calls, [[file]]);
+  clock.advance(999);
+  t.is(calls.length, 1);
+  clock.advance(1);
+  t.deepEqual(calls, [[file], undefined]);
+  // notify() names nothing and is not followed by a check: it was one.
+  watcher.notify();
+  clock.advance(10);
+  t.deepEqual(calls, [[file], undefined, undefined]);
+  clock.advance(5000);
+  t.is(calls.length, 3);
+  watcher.close();
+  t.is(clock.pending, 0);
+});

@@ -29,16 +29,90 @@ export interface ParsedFile {
 
 export const EMPTY_INPUT: InputSet = { objects: [], byKey: new Map(), diagnostics: [] };
 
+/**
+ * An assembled input that remembers where each file's objects start, so that a later one-file change can
+ * be patched in (`patchInput`). Its `byKey` index is built when first asked for: a 10,000-object index
+ * rebuilt for every one-file change would be much of that change's cost, and only a rejected update
+ * looks into it.
+ */
+class AssembledInput implements InputSet {
+  readonly objects: readonly InputObject[];
+  readonly diagnostics: readonly InputDiagnostic[];
+  /** The key of each of `objects`. */
+  readonly keys: readonly string[];
+  /** Index in `objects` of each file's first object. */
+  readonly starts: ReadonlyMap<string, number>;
+  /** No key was defined twice. */
+  readonly duplicateFree: boolean;
+  #byKey: Map<string, InputObject> | undefined;
+
+  constructor(
+    objects: readonly InputObject[],
+    keys: readonly string[],
+    diagnostics: readonly InputDiagnostic[],
+    starts: ReadonlyMap<string, number>,
+    duplicateFree: boolean,
+    byKey?: Map<string, InputObject>,
+  ) {
+    this.objects = objects;
+    this.keys = keys;
+    this.diagnostics = diagnostics;
+    this.starts = starts;
+    this.duplicateFree = duplicateFree;
+    this.#byKey = byKey;
+  }
+
+  get byKey(): ReadonlyMap<string, InputObject> {
+    if (this.#byKey === undefined) {
+      const byKey = new Map<string, InputObject>();
+      for (let i = 0; i < this.objects.length; i++) byKey.set(this.keys[i]!, this.objects[i]!);
+      this.#byKey = byKey;
+    }
+    return this.#byKey;
+  }
+}
+
+/**
+ * `previous` with the files in `replaced` swapped for their new parse, without assembling every file
+ * again; undefined when that could give a different result than `assembleInput`. It cannot when no key
+ * was defined twice and each replaced file, before and after, has no diagnostics and only valid
+ * documents, with the same keys in the same order: then its objects take the same places and nothing
+ * else moves.
+ */
+export function patchInput(previous: InputSet, replaced: readonly { readonly before: ParsedFile; readonly after: ParsedFile }[]): InputSet | undefined {
+  if (!(previous instanceof AssembledInput) || !previous.duplicateFree) return undefined;
+  for (const { before, after } of replaced) {
+    if (before.file !== after.file || before.diagnostics.length > 0 || after.diagnostics.length > 0) return undefined;
+    if (before.documents.length !== after.documents.length || previous.starts.get(before.file) === undefined) return undefined;
+    for (let i = 0; i < before.documents.length; i++) {
+      const a = before.documents[i]!;
+      const b = after.documents[i]!;
+      if (a.key === undefined || a.object === undefined || b.object === undefined || a.key !== b.key) return undefined;
+    }
+  }
+  const objects = previous.objects.slice();
+  for (const { after } of replaced) {
+    const start = previous.starts.get(after.file)!;
+    after.documents.forEach((doc, i) => (objects[start + i] = doc.object!));
+  }
+  return new AssembledInput(objects, previous.keys, previous.diagnostics, previous.starts, true);
+}
+
 export function assembleInput(files: readonly ParsedFile[], previous: InputSet = EMPTY_INPUT): InputSet {
   const objects: InputObject[] = [];
+  const keys: string[] = [];
   const byKey = new Map<string, InputObject>();
   const diagnostics: InputDiagnostic[] = [];
+  const starts = new Map<string, number>();
+  let duplicateFree = true;
   for (const file of files) {
+    starts.set(file.file, objects.length);
     diagnostics.push(...file.diagnostics);
     for (const doc of file.documents) {
       if (doc.key === undefined) continue;
       const first = byKey.get(doc.key);
       if (first !== undefined) {
+        duplicateFree = false;
         diagnostics.push(
           diagnosticAt(
             doc.source,
@@ -61,10 +135,11 @@ export function assembleInput(files: readonly ParsedFile[], previous: InputSet =
         );
       }
       objects.push(object);
+      keys.push(doc.key);
       byKey.set(doc.key, object);
     }
   }
-  return { objects, byKey, diagnostics };
+  return new AssembledInput(objects, keys, diagnostics, starts, duplicateFree, byKey);
 }
 
 function describeKey(key: string): string {

@@ -7,13 +7,16 @@
  * - a file that fails to parse (or to read) keeps its last good parse, so a half-saved file does not
  *   remove workloads; the failure is reported either way;
  * - names starting with `.` are skipped (editor swap and lock files, and the `..data` directories of
- *   a mounted ConfigMap, whose files are reached through the top-level symlinks instead).
+ *   a mounted ConfigMap, whose files are reached through the top-level symlinks instead);
+ * - told which paths changed (by the watcher), a load of a directory looks at those only and keeps what
+ *   it had for the other files, unless a changed path is (or was) a directory or the input holds symlinks;
+ *   then, and without that list, it lists and checks every file.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshError } from '@ambit/mesh-core/errors';
 import type { InputDiagnostic } from '../model/snapshot.js';
-import { EMPTY_INPUT, assembleInput, type InputSet, type ParsedFile } from './input-set.js';
+import { EMPTY_INPUT, assembleInput, patchInput, type InputSet, type ParsedFile } from './input-set.js';
 import { parseFile, type FileParse } from './parse-file.js';
 import type { KindRegistry } from './registry.js';
 
@@ -68,6 +71,11 @@ export class InputLoader {
   readonly #lastGood = new Map<string, ParsedFile>();
   #previous: InputSet = EMPTY_INPUT;
   #loadedOnce = false;
+  /**
+   * The last load's files (sorted) and what each gave, when the input is a directory without symlinks:
+   * what a load of named changes starts from.
+   */
+  #listing: { readonly files: readonly string[]; readonly parsed: Map<string, ParsedFile> } | undefined;
 
   constructor(inputPath: string, registry: KindRegistry, options: InputLoaderOptions = {}) {
     this.inputPath = inputPath;
@@ -81,10 +89,17 @@ export class InputLoader {
    * Reads everything again. The first load throws `InputError` when the input path does not exist or
    * cannot be listed; later loads report that as a diagnostic and keep the previous input.
    */
-  async load(): Promise<InputSet> {
+  async load(changed?: ReadonlySet<string>): Promise<InputSet> {
+    const listing = this.#listing;
+    if (changed !== undefined && listing !== undefined) {
+      const files = await this.#patchListing(listing.files, changed);
+      if (files !== undefined) return this.#loadChanged(files, listing.parsed, changed);
+    }
+    this.#listing = undefined;
     let files: string[];
+    let plain: boolean;
     try {
-      files = await listInputFiles(this.inputPath);
+      ({ files, plain } = await listInput(this.inputPath));
     } catch (cause) {
       const notFound = (cause as NodeJS.ErrnoException).code === 'ENOENT';
       const reason = notFound ? `input path ${this.inputPath} does not exist` : `cannot read input path ${this.inputPath}: ${(cause as Error).message}`;
@@ -96,7 +111,8 @@ export class InputLoader {
         message: `${reason}; the last loaded input stays in effect`,
         severity: 'error',
       };
-      return { ...this.#previous, diagnostics: [diagnostic, ...this.#previous.diagnostics] };
+      const previous = this.#previous;
+      return { objects: previous.objects, byKey: previous.byKey, diagnostics: [diagnostic, ...previous.diagnostics] };
     }
     this.#loadedOnce = true;
 
@@ -106,9 +122,74 @@ export class InputLoader {
     const present = new Set(files);
     for (const file of [...this.#cache.keys()]) if (!present.has(file)) this.#cache.delete(file);
     for (const file of [...this.#lastGood.keys()]) if (!present.has(file)) this.#lastGood.delete(file);
+    if (plain) this.#listing = { files, parsed: new Map(files.map((file, i) => [file, parsed[i]!])) };
 
     this.#previous = assembleInput(parsed, this.#previous);
     return this.#previous;
+  }
+
+  /** A load that reads the `changed` files of `files` again and keeps what the others gave last time. */
+  async #loadChanged(files: readonly string[], last: Map<string, ParsedFile>, changed: ReadonlySet<string>): Promise<InputSet> {
+    const parsed: ParsedFile[] = [];
+    const replaced: { before: ParsedFile; after: ParsedFile }[] = [];
+    let membershipChanged = false;
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      const known = changed.has(file) ? undefined : last.get(file);
+      if (known !== undefined) {
+        parsed.push(known);
+        continue;
+      }
+      parsed.push(EMPTY_FILE);
+      reads.push(
+        this.#loadFile(file).then((result) => {
+          parsed[i] = result;
+          const before = last.get(file);
+          if (before === undefined) membershipChanged = true;
+          else replaced.push({ before, after: result });
+          last.set(file, result);
+        }),
+      );
+    }
+    await Promise.all(reads);
+    const patched = membershipChanged || files.length !== last.size ? undefined : patchInput(this.#previous, replaced);
+    this.#listing = { files, parsed: last };
+    // A one-file edit that keeps its objects' keys is patched in; anything else is assembled again.
+    this.#previous = patched ?? assembleInput(parsed, this.#previous);
+    return this.#previous;
+  }
+
+  /**
+   * `files` after the named changes, or undefined when they need a full listing: a path that is or was a
+   * directory (its files are not known one by one), a new symlink, a removed file (the whole input may be
+   * gone, which a full load reports), or a path that cannot be looked at.
+   */
+  async #patchListing(files: readonly string[], changed: ReadonlySet<string>): Promise<readonly string[] | undefined> {
+    const root = this.inputPath;
+    let added: string[] | undefined;
+    for (const file of changed) {
+      const relative = path.relative(root, file);
+      if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return undefined;
+      // Skipped by the listing, and with no symlinks in the input nothing reaches into them.
+      if (relative.split(path.sep).some((part) => part.startsWith('.'))) continue;
+      let info;
+      try {
+        info = await lstat(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+        if (binarySearch(files, file) >= 0) return undefined;
+        const inside = file + path.sep;
+        if (files.some((known) => known.startsWith(inside))) return undefined;
+        continue;
+      }
+      if (info.isDirectory() || info.isSymbolicLink()) return undefined;
+      const listed = binarySearch(files, file) >= 0;
+      const wanted = info.isFile() && YAML_FILE.test(path.basename(file));
+      if (listed && !wanted) return undefined;
+      if (wanted && !listed) (added ??= []).push(file);
+    }
+    return added === undefined ? files : [...files, ...added].sort(compareStrings);
   }
 
   async #loadFile(file: string): Promise<ParsedFile> {
@@ -150,6 +231,9 @@ export class InputLoader {
   }
 }
 
+/** A placeholder while a file is read. */
+const EMPTY_FILE: ParsedFile = { file: '', documents: [], diagnostics: [] };
+
 /** How old a file's change time must be, when it is read, for its stamp to vouch for its content. */
 const RACY_WINDOW_NS = 2_000_000_000n;
 
@@ -162,24 +246,49 @@ const YAML_FILE = /\.ya?ml$/;
 
 /** The YAML files of the input, sorted; a file path stands for itself whatever its extension. */
 export async function listInputFiles(inputPath: string): Promise<string[]> {
-  const info = await stat(inputPath);
-  if (!info.isDirectory()) return [inputPath];
-  const out: string[] = [];
-  await walk(inputPath, out);
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return (await listInput(inputPath)).files;
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
+/** The input's files, and whether it is a directory holding no symlinked files ("plain"). */
+async function listInput(inputPath: string): Promise<{ files: string[]; plain: boolean }> {
+  const info = await stat(inputPath);
+  if (!info.isDirectory()) return { files: [inputPath], plain: false };
+  const out: string[] = [];
+  const links = { found: false };
+  await walk(inputPath, out, links);
+  return { files: out.sort(compareStrings), plain: !links.found };
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Index of `value` in the sorted `list`, or -1. */
+function binarySearch(list: readonly string[], value: string): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareStrings(list[mid]!, value);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+async function walk(dir: string, out: string[], links: { found: boolean }): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      await walk(full, out);
+      await walk(full, out, links);
     } else if (YAML_FILE.test(entry.name)) {
       if (entry.isFile()) {
         out.push(full);
       } else if (entry.isSymbolicLink()) {
+        links.found = true;
         // Symlinked files count (ConfigMap mounts); symlinked directories are not followed, to avoid cycles.
         const target = await stat(full).catch(() => undefined);
         if (target?.isFile()) out.push(full);

@@ -1,7 +1,10 @@
 /**
- * Watches the input for changes and calls back once things settle. Every event just (re)arms a short
- * debounce timer: editors save in bursts (write, rename, chmod), and the loader re-reads the input anyway,
- * so the event details do not matter.
+ * Watches the input for changes and calls back once things settle. Every event (re)arms a short debounce
+ * timer: editors save in bursts (write, rename, chmod). The callback gets the paths the events named, so
+ * that the loader can look at those files only instead of checking every file of a large input; when a
+ * name is unknown (the OS gave none, or `notify()` was called) it gets `undefined`: look at everything.
+ * As a safety net against a lost event, a quiet period (`verifyMs`) after a named change is followed by
+ * one more callback with `undefined`.
  *
  * A directory is watched one directory at a time (a non-recursive OS watch on each, skipping the same
  * dot-named entries the loader skips), not with `fs.watch(…, { recursive: true })`: on Linux, Node 20's
@@ -15,7 +18,7 @@
  * the old one would otherwise leave us watching a deleted inode.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The timer functions the debounce uses; tests pass a fake clock. */
@@ -29,8 +32,16 @@ export const realTimers: Timers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/** Called once changes settle with the paths the events named, or `undefined` when anything may have changed. */
+export type ChangeCallback = (changed: ReadonlySet<string> | undefined) => void;
+
+/** Default quiet time after a change reported by name before everything is checked once more. */
+export const DEFAULT_VERIFY_MS = 1000;
+
 export interface InputWatcherOptions {
   readonly debounceMs: number;
+  /** Quiet time after a change reported by name before a callback that checks everything (default 1 s). */
+  readonly verifyMs?: number;
   readonly timers?: Timers;
   /**
    * The OS watch failed (e.g. the inotify watch limit was reached); changes may go unnoticed. Without a
@@ -43,8 +54,9 @@ export interface InputWatcherOptions {
 
 export class InputWatcher {
   readonly #inputPath: string;
-  readonly #onChange: () => void;
+  readonly #onChange: ChangeCallback;
   readonly #debounceMs: number;
+  readonly #verifyMs: number;
   readonly #timers: Timers;
   readonly #onError: (error: Error) => void;
   readonly #watch: typeof watch;
@@ -53,14 +65,18 @@ export class InputWatcher {
   #isDirectory = false;
   #started = false;
   #timer: unknown;
+  /** Paths named since the last callback; undefined when something unnamed happened. */
+  #pending: Set<string> | undefined = new Set();
+  #verifyTimer: unknown;
   #closed = false;
   /** A directory rescan in progress; rescans run one at a time. */
   #rescan: Promise<void> | undefined;
 
-  constructor(inputPath: string, onChange: () => void, options: InputWatcherOptions) {
+  constructor(inputPath: string, onChange: ChangeCallback, options: InputWatcherOptions) {
     this.#inputPath = inputPath;
     this.#onChange = onChange;
     this.#debounceMs = options.debounceMs;
+    this.#verifyMs = options.verifyMs ?? DEFAULT_VERIFY_MS;
     this.#timers = options.timers ?? realTimers;
     this.#onError = options.onError ?? (() => {});
     this.#watch = options.watch ?? watch;
@@ -81,20 +97,48 @@ export class InputWatcher {
       await this.#syncDirectories();
     } else {
       const base = path.basename(this.#inputPath);
-      this.#add(path.dirname(this.#inputPath), (filename) => filename === null || filename === base);
+      // The loader reads a single-file input in full anyway: no names are passed on.
+      this.#add(path.dirname(this.#inputPath), (filename) => filename === null || filename === base, false);
     }
   }
 
-  /** Something changed: (re)arm the debounce. Public so a caller can force a reload through the same path. */
+  /**
+   * Something changed: (re)arm the debounce; the callback will check everything. Public so a caller can
+   * force a reload through the same path.
+   */
   notify(): void {
+    this.#pending = undefined;
+    this.#arm();
+  }
+
+  /** An event named `file` (a full path), or nothing (`undefined`). */
+  #noteChange(file: string | undefined): void {
+    if (file === undefined) this.#pending = undefined;
+    else this.#pending?.add(file);
+    this.#arm();
+  }
+
+  #arm(): void {
     if (this.#closed) return;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = this.#timers.setTimeout(() => {
       this.#timer = undefined;
       if (this.#closed) return;
-      this.#onChange();
-      if (this.#isDirectory) this.#scheduleRescan();
+      const changed = this.#pending;
+      this.#pending = new Set();
+      if (this.#verifyTimer !== undefined) this.#timers.clearTimeout(this.#verifyTimer);
+      this.#verifyTimer = changed === undefined ? undefined : this.#timers.setTimeout(() => this.#verify(), this.#verifyMs);
+      this.#onChange(changed);
+      if (this.#isDirectory) this.#scheduleRescan(changed);
     }, this.#debounceMs);
+  }
+
+  /** Things have been quiet since a change reported by name: check everything once, in case an event was lost. */
+  #verify(): void {
+    this.#verifyTimer = undefined;
+    if (this.#closed || this.#timer !== undefined) return;
+    this.#onChange(undefined);
+    if (this.#isDirectory) this.#scheduleRescan(undefined);
   }
 
   /** Stops watching and drops a pending callback. Idempotent. */
@@ -102,27 +146,51 @@ export class InputWatcher {
     this.#closed = true;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#verifyTimer !== undefined) this.#timers.clearTimeout(this.#verifyTimer);
+    this.#verifyTimer = undefined;
     for (const w of this.#watchers.values()) w.close();
     this.#watchers.clear();
   }
 
-  #add(dir: string, relevant: (filename: string | null) => boolean = () => true): void {
+  #add(dir: string, relevant: (filename: string | null) => boolean = () => true, named = true): void {
     const watcher = this.#watch(dir, (_event, filename) => {
-      if (relevant(filename)) this.notify();
+      if (relevant(filename)) this.#noteChange(named && filename !== null ? path.join(dir, filename.toString()) : undefined);
     });
     watcher.on('error', (error) => this.#onError(error));
     this.#watchers.set(dir, watcher);
   }
 
-  #scheduleRescan(): void {
+  /** Brings the watched directories up to date, unless none of the `changed` paths can be a directory. */
+  #scheduleRescan(changed: ReadonlySet<string> | undefined): void {
     if (this.#rescan !== undefined) return;
-    this.#rescan = this.#syncDirectories()
+    this.#rescan = this.#mayAffectDirectories(changed)
+      .then((may) => (may ? this.#syncDirectories() : 0))
       .then((added) => {
         // A file may have been written into a new directory before its watch existed: read again.
         if (added > 0) this.notify();
       })
       .catch((error: unknown) => this.#onError(error instanceof Error ? error : new Error(String(error))))
       .finally(() => (this.#rescan = undefined));
+  }
+
+  /**
+   * Whether a change to `changed` can have added or removed a watched directory: a path that is (or was)
+   * a directory, or one that cannot be looked at. Listing the whole tree after every one-file change would
+   * cost a directory read per directory.
+   */
+  async #mayAffectDirectories(changed: ReadonlySet<string> | undefined): Promise<boolean> {
+    if (changed === undefined) return true;
+    for (const file of changed) {
+      // Dot-named directories are never watched.
+      if (path.basename(file).startsWith('.')) continue;
+      if (this.#watchers.has(file)) return true;
+      try {
+        if ((await lstat(file)).isDirectory()) return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return true;
+      }
+    }
+    return false;
   }
 
   /** Watches every directory of the tree and stops watching those that are gone; returns how many were added. */

@@ -16,7 +16,8 @@
  *   so that unchanged content keeps its object and the snapshot diff is an identity check.
  * - When only a few pods changed (other objects: the same pods at the same positions) and each keeps its
  *   uid, node, identity and a free IP, the previous round is patched instead of walking every pod: a
- *   one-pod edit costs one conversion and a copy of the address map.
+ *   one-pod edit costs one conversion and a copy of the address map, and `addressesPatchOf` says which
+ *   addresses it may have changed, so that the snapshot need not compare the others.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Address, Authorization } from '@ambit/protos';
@@ -38,6 +39,26 @@ export interface MeshContent {
   readonly authorizations: ReadonlyMap<string, Authorization>;
   readonly identitiesByNode: ReadonlyMap<string, ReadonlySet<string>>;
   readonly diagnostics: readonly InputDiagnostic[];
+}
+
+/**
+ * What a patched computation changed: its `addresses` are `base` (the addresses of the computation before)
+ * with at most the keys in `changed` set or replaced, in the same order otherwise.
+ */
+export interface AddressesPatch {
+  readonly base: ReadonlyMap<string, Address>;
+  readonly changed: ReadonlySet<string>;
+}
+
+/** Patches by content; kept beside the content so that the content stays plain data. */
+const patches = new WeakMap<MeshContent, AddressesPatch>();
+
+/**
+ * How `content` differs from the content computed before it, when it was patched from it (see
+ * `ComputeCache`); undefined when it was computed in full. Lets a snapshot look only at what changed.
+ */
+export function addressesPatchOf(content: MeshContent): AddressesPatch | undefined {
+  return patches.get(content);
 }
 
 /** What the non-pod objects of an input produce. */
@@ -71,13 +92,59 @@ interface CacheState {
   sortedUids: readonly string[];
   /** The last computation's workloads, the pods and frame they came from, and the content it returned. */
   round: { readonly frame: Frame; readonly pods: readonly PodObject[]; readonly workloads: BuiltWorkloads; readonly content: MeshContent } | undefined;
+  /** The last input's objects split into pods and others, and each object's index among the pods (-1: not a pod). */
+  split: { readonly objects: readonly InputObject[]; readonly pods: readonly PodObject[]; readonly others: readonly InputObject[]; readonly podIndex: Int32Array } | undefined;
+}
+
+/** Above this many replaced objects the input is split again rather than patched. */
+const SPLIT_PATCH_LIMIT = 64;
+
+/**
+ * `objects` split into pods and the others. When they are the last input's objects with a few pods
+ * replaced by pods (a one-pod edit), the last split is patched: the others are the same array, and
+ * no 10,000-entry arrays are grown again.
+ */
+function splitObjects(state: CacheState, objects: readonly InputObject[]): { pods: readonly PodObject[]; others: readonly InputObject[] } {
+  const last = state.split;
+  if (last !== undefined && last.objects.length === objects.length) {
+    let pods: PodObject[] | undefined;
+    let replaced = 0;
+    let patchable = true;
+    for (let i = 0; i < objects.length && patchable; i++) {
+      const object = objects[i]!;
+      if (object === last.objects[i]) continue;
+      const podIndex = last.podIndex[i]!;
+      patchable = podIndex >= 0 && object.kind === 'Pod' && ++replaced <= SPLIT_PATCH_LIMIT;
+      if (patchable) (pods ??= last.pods.slice())[podIndex] = object as PodObject;
+    }
+    if (patchable) {
+      const split = { objects, pods: pods ?? last.pods, others: last.others, podIndex: last.podIndex };
+      state.split = split;
+      return split;
+    }
+  }
+  const pods: PodObject[] = [];
+  const others: InputObject[] = [];
+  const podIndex = new Int32Array(objects.length);
+  for (let i = 0; i < objects.length; i++) {
+    const object = objects[i]!;
+    if (object.kind === 'Pod') {
+      podIndex[i] = pods.length;
+      pods.push(object);
+    } else {
+      podIndex[i] = -1;
+      others.push(object);
+    }
+  }
+  state.split = { objects, pods, others, podIndex };
+  return { pods, others };
 }
 
 const states = new WeakMap<ComputeCache, CacheState>();
 
 function stateOf(cache: ComputeCache): CacheState {
   let state = states.get(cache);
-  if (state === undefined) states.set(cache, (state = { frame: undefined, previousWorkloads: new Map(), sortedUids: [], round: undefined }));
+  if (state === undefined) states.set(cache, (state = { frame: undefined, previousWorkloads: new Map(), sortedUids: [], round: undefined, split: undefined }));
   return state;
 }
 
@@ -85,18 +152,14 @@ function stateOf(cache: ComputeCache): CacheState {
 function cachedFrame(state: CacheState, objects: readonly InputObject[], options: ModelOptions): Frame | undefined {
   const frame = state.frame;
   if (frame === undefined || frame.options !== options || frame.objects.length !== objects.length) return undefined;
+  if (frame.objects === objects) return frame;
   for (let i = 0; i < objects.length; i++) if (frame.objects[i] !== objects[i]) return undefined;
   return frame;
 }
 
 export function computeMesh(input: InputSet, options: ModelOptions, cache: ComputeCache = new ComputeCache()): MeshContent {
-  const pods: PodObject[] = [];
-  const others: InputObject[] = [];
-  for (const object of input.objects) {
-    if (object.kind === 'Pod') pods.push(object);
-    else others.push(object);
-  }
   const state = stateOf(cache);
+  const { pods, others } = splitObjects(state, input.objects);
   let frame = cachedFrame(state, others, options);
   if (frame === undefined) {
     frame = buildFrame(others, options);
@@ -118,9 +181,20 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
   if (patched !== undefined && round !== undefined) {
     // A few pods changed, each keeping its uid, node and identity: the previous content with those swapped.
     cache.stats.roundsPatched++;
-    const addresses = new Map(round.content.addresses);
-    for (const converted of patched.updated) addresses.set(converted.uid, converted.address);
-    const content: MeshContent = { addresses, authorizations: frame.authorizations, identitiesByNode: round.content.identitiesByNode, diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]) };
+    const base = round.content.addresses;
+    const addresses = new Map(base);
+    const changed = new Set<string>();
+    for (const converted of patched.updated) {
+      addresses.set(converted.uid, converted.address);
+      changed.add(converted.uid);
+    }
+    const content: MeshContent = {
+      addresses,
+      authorizations: frame.authorizations,
+      identitiesByNode: round.content.identitiesByNode,
+      diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
+    };
+    patches.set(content, { base, changed });
     state.round = { frame, pods, workloads: patched, content };
     state.previousWorkloads = patched.addresses;
     return content;

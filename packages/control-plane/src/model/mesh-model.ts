@@ -50,6 +50,8 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
   #tail: Promise<unknown> = Promise.resolve();
   /** A reload that is scheduled but has not started reading yet: later requests join it. */
   #queued: Promise<MeshSnapshot> | undefined;
+  /** The files the watcher named for the queued reload; undefined when it must look at everything. */
+  #queuedChanges: Set<string> | undefined;
 
   /**
    * Reads `inputPath` (a YAML file or a directory) and computes the first snapshot (version 1).
@@ -82,11 +84,25 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
    * snapshot (new or not). Calls made while a reload is waiting to start share it.
    */
   reload(): Promise<MeshSnapshot> {
+    return this.#schedule(undefined);
+  }
+
+  /** Queues a reload that looks at the `changed` files only, or at everything (`undefined`). */
+  #schedule(changed: ReadonlySet<string> | undefined): Promise<MeshSnapshot> {
     if (this.#closed) return Promise.resolve(this.#current);
-    if (this.#queued !== undefined) return this.#queued;
+    if (this.#queued !== undefined) {
+      if (changed === undefined) this.#queuedChanges = undefined;
+      else if (this.#queuedChanges !== undefined) for (const file of changed) this.#queuedChanges.add(file);
+      return this.#queued;
+    }
+    this.#queuedChanges = changed === undefined ? undefined : new Set(changed);
     const run: Promise<MeshSnapshot> = this.#tail.then(() => {
-      if (this.#queued === run) this.#queued = undefined;
-      return this.#reloadNow();
+      const queuedChanges = this.#queuedChanges;
+      if (this.#queued === run) {
+        this.#queued = undefined;
+        this.#queuedChanges = undefined;
+      }
+      return this.#reloadNow(queuedChanges);
     });
     this.#queued = run;
     this.#tail = run.catch(() => undefined);
@@ -99,7 +115,7 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
    */
   async watch(): Promise<void> {
     if (this.#closed || this.#watcher !== undefined) return;
-    const watcher = new InputWatcher(this.inputPath, () => this.#onInputChanged(), {
+    const watcher = new InputWatcher(this.inputPath, (changed) => this.#onInputChanged(changed), {
       debounceMs: this.#debounceMs,
       ...(this.#timers !== undefined ? { timers: this.#timers } : {}),
       onError: (error) => this.#logger.warn({ err: error, path: this.inputPath }, 'watching the input failed; changes may be missed'),
@@ -137,14 +153,14 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
     this.#watcher = undefined;
   }
 
-  #onInputChanged(): void {
-    this.reload().catch((err: unknown) => this.#logger.error({ err }, 'reloading the input failed'));
+  #onInputChanged(changed: ReadonlySet<string> | undefined): void {
+    this.#schedule(changed).catch((err: unknown) => this.#logger.error({ err }, 'reloading the input failed'));
   }
 
-  async #reloadNow(): Promise<MeshSnapshot> {
+  async #reloadNow(changed: ReadonlySet<string> | undefined): Promise<MeshSnapshot> {
     if (this.#closed) return this.#current;
     const started = performance.now();
-    const input = await this.#loader.load();
+    const input = await this.#loader.load(changed);
     if (this.#closed) return this.#current;
     const read = performance.now();
     const previous = this.#current;

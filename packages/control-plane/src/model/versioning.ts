@@ -6,7 +6,7 @@
  * Resources are frozen (except their byte buffers, which JavaScript cannot freeze).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { MeshContent } from './compute.js';
+import { addressesPatchOf, type MeshContent } from './compute.js';
 import type { MeshSnapshot } from './snapshot.js';
 
 export const EMPTY_SNAPSHOT: MeshSnapshot = Object.freeze({
@@ -19,7 +19,7 @@ export const EMPTY_SNAPSHOT: MeshSnapshot = Object.freeze({
 
 /** The snapshot after `previous` holding `content`, or undefined when `content` is what `previous` holds. */
 export function nextSnapshot(previous: MeshSnapshot, content: MeshContent): MeshSnapshot | undefined {
-  const addresses = shareUnchanged(previous.addresses, content.addresses);
+  const addresses = shareUnchanged(previous.addresses, content.addresses, addressesPatchOf(content));
   const authorizations = shareUnchanged(previous.authorizations, content.authorizations);
   const identitiesSame = isDeepStrictEqual(previous.identitiesByNode, content.identitiesByNode);
   const diagnosticsSame = isDeepStrictEqual(previous.diagnostics, content.diagnostics);
@@ -34,27 +34,78 @@ export function nextSnapshot(previous: MeshSnapshot, content: MeshContent): Mesh
   });
 }
 
+const NOTHING_CHANGED: ReadonlySet<string> = new Set();
+
+interface Shared<T> {
+  readonly map: ReadonlyMap<string, T>;
+  readonly same: boolean;
+  readonly changed: ReadonlySet<string>;
+}
+
+/**
+ * `next` with every resource that did not change replaced by the previous snapshot's object. The map is
+ * `next` itself (adopted, not copied: a 10,000-entry copy per snapshot is much of a one-pod change's
+ * cost), or `previous` when nothing changed. Adopting is safe because computed content is not changed
+ * after it is handed over: the compute cache copies a map before patching it. A `next` that is a `Map`
+ * may have equal resources swapped for the previous objects in place.
+ */
 function shareUnchanged<T extends object>(
   previous: ReadonlyMap<string, T>,
   next: ReadonlyMap<string, T>,
-): { map: ReadonlyMap<string, T>; same: boolean; changed: ReadonlySet<string> } {
-  const map = new Map<string, T>();
+  patch?: { readonly base: ReadonlyMap<string, T>; readonly changed: ReadonlySet<string> },
+): Shared<T> {
+  if (next === previous) return { map: previous, same: true, changed: NOTHING_CHANGED };
+  // `next` is `previous` but for the hinted keys: only those are looked at.
+  if (patch !== undefined && patch.base === previous) {
+    const shared = sharePatched(previous, next, patch.changed);
+    if (shared !== undefined) return shared;
+  }
   const changed = new Set<string>();
+  /** Resources equal to, but not the same object as, the previous one: swapped for the previous object. */
+  let swaps: [string, T][] | undefined;
   for (const [key, value] of next) {
     const old = previous.get(key);
     // Identity first: the compute cache hands unchanged resources through as the same objects.
-    if (old !== undefined && (old === value || isDeepStrictEqual(old, value))) {
-      map.set(key, old);
+    if (old === value) continue;
+    if (old !== undefined && isDeepStrictEqual(old, value)) {
+      (swaps ??= []).push([key, old]);
     } else {
-      map.set(key, deepFreeze(value));
+      deepFreeze(value);
       changed.add(key);
     }
   }
-  if (map.size !== previous.size || changed.size > 0) {
+  if (next.size !== previous.size || changed.size > 0) {
     for (const key of previous.keys()) if (!next.has(key)) changed.add(key);
   }
-  const same = changed.size === 0;
-  return { map: same ? previous : map, same, changed };
+  if (changed.size === 0) return { map: previous, same: true, changed };
+  if (swaps === undefined) return { map: next, same: false, changed };
+  // Setting an existing key keeps its place, so the order stays that of `next`. Swapping in place (the
+  // values are equal) keeps `next` the map the compute cache patches next time, so its hint stays usable.
+  const map = next instanceof Map ? (next as Map<string, T>) : new Map(next);
+  for (const [key, old] of swaps) map.set(key, old);
+  return { map, same: false, changed };
+}
+
+/**
+ * `next` adopted after looking only at `hinted` keys, or undefined when one of them holds a re-created
+ * equal resource (then the full comparison decides).
+ */
+function sharePatched<T extends object>(previous: ReadonlyMap<string, T>, next: ReadonlyMap<string, T>, hinted: ReadonlySet<string>): Shared<T> | undefined {
+  const changed = new Set<string>();
+  for (const key of hinted) {
+    const value = next.get(key);
+    const old = previous.get(key);
+    if (value === old) continue;
+    if (value === undefined || old === undefined) {
+      changed.add(key);
+      continue;
+    }
+    if (isDeepStrictEqual(old, value)) return undefined;
+    deepFreeze(value);
+    changed.add(key);
+  }
+  if (changed.size === 0) return { map: previous, same: true, changed };
+  return { map: next, same: false, changed };
 }
 
 function deepFreeze<T>(value: T): T {
