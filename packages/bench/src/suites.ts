@@ -6,4 +6,5 @@ import type { Suite } from './suite.js';
 
 export const SUITES: Readonly<Record<string, () => Promise<Suite>>> = {
   hbone: async () => (await import('./hbone/suite.js')).hboneSuite,
+  xds: async () => (await import('./xds/suite.js')).xdsSuite,
 };

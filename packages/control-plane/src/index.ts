@@ -3,7 +3,7 @@ export type { MeshModelOptions } from './model/mesh-model.js';
 export { DEFAULT_MODEL_OPTIONS } from './model/options.js';
 export type { ModelOptions } from './model/options.js';
 export type { MeshSnapshot, InputDiagnostic, SnapshotSource } from './model/snapshot.js';
-export { computeMesh } from './model/compute.js';
+export { ComputeCache, computeMesh } from './model/compute.js';
 export type { MeshContent } from './model/compute.js';
 export { STATIC_STRICT_POLICY_NAME, CONVERTED_PEER_AUTHENTICATION_PREFIX } from './model/peer-authentication.js';
 export { InputLoader, InputError, listInputFiles } from './input/loader.js';

@@ -3,7 +3,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { watch } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InputWatcher, type Timers } from '../src/input/watcher.js';
@@ -133,4 +133,59 @@ test('an error from the OS watch goes to onError instead of crashing the process
   emitError!(Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' }));
   t.is(errors.length, 1);
   t.is((errors[0] as NodeJS.ErrnoException).code, 'ENOSPC');
+});
+
+/** Resolves on the next callback of a watcher built with `onChange: () => next.fire()`. */
+class Signal {
+  #resolve: (() => void) | undefined;
+  count = 0;
+  fire(): void {
+    this.count++;
+    this.#resolve?.();
+  }
+  next(): Promise<void> {
+    return new Promise((resolve) => (this.#resolve = resolve));
+  }
+}
+
+test('a file replaced by renaming a new one over it is noticed every time (Node 20 recursive watch lost some)', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'ns'));
+  const file = path.join(dir, 'churn.yaml');
+  await writeFile(file, 'a: 0\n');
+  const signal = new Signal();
+  const watcher = new InputWatcher(dir, () => signal.fire(), { debounceMs: 0 });
+  t.teardown(() => watcher.close());
+  await watcher.start();
+  t.deepEqual(watcher.watchedDirectories, [dir, path.join(dir, 'ns')]);
+  for (let i = 1; i <= 20; i++) {
+    const changed = signal.next();
+    await writeFile(path.join(dir, '.churn.yaml.tmp'), `a: ${i}\n`);
+    await rename(path.join(dir, '.churn.yaml.tmp'), file);
+    await changed;
+  }
+  t.true(signal.count >= 20);
+});
+
+test('new subdirectories are watched after the next change, removed ones are dropped; dot directories are skipped', async (t) => {
+  const dir = await tempDir(t);
+  const signal = new Signal();
+  const watcher = new InputWatcher(dir, () => signal.fire(), { debounceMs: 0 });
+  t.teardown(() => watcher.close());
+  await watcher.start();
+  let changed = signal.next();
+  await mkdir(path.join(dir, 'team-a', 'deep'), { recursive: true });
+  await mkdir(path.join(dir, '..data'));
+  await changed;
+  while (watcher.watchedDirectories.length < 3) await new Promise((r) => setTimeout(r, 5));
+  t.deepEqual(watcher.watchedDirectories, [dir, path.join(dir, 'team-a'), path.join(dir, 'team-a', 'deep')]);
+  // A change deep inside the new directory is seen.
+  changed = signal.next();
+  await writeFile(path.join(dir, 'team-a', 'deep', 'pods.yaml'), 'a: 1\n');
+  await changed;
+  changed = signal.next();
+  await rm(path.join(dir, 'team-a'), { recursive: true });
+  await changed;
+  while (watcher.watchedDirectories.length > 1) await new Promise((r) => setTimeout(r, 5));
+  t.deepEqual(watcher.watchedDirectories, [dir]);
 });

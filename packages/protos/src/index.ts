@@ -3,6 +3,7 @@ export type { LoadedPackage } from './load.js';
 export { caServiceDefinition, CA_SERVICE_NAME, IMPERSONATED_IDENTITY_KEY } from './ca.js';
 export type { IstioCertificateRequest, IstioCertificateResponse, ProtoStruct, ProtoValue } from './ca.js';
 export { loadRoot, MessageCodec, ProtoDecodeError, TO_OBJECT_OPTIONS } from './messages.js';
+export { DEFAULT_INTERNER_ENTRIES, StringInterner, compactMessage } from './compact.js';
 export {
   ADDRESS_TYPE_URL,
   AUTHORIZATION_TYPE_URL,

@@ -4,7 +4,7 @@
  * convert first, apply once). Decoders and handlers report problems as values; the client turns them into
  * one NACK listing every rejected resource.
  */
-import type { MessageCodec } from '@ambit/protos';
+import { compactMessage, StringInterner, type MessageCodec } from '@ambit/protos';
 import { describeError } from './errors.js';
 
 /**
@@ -77,6 +77,12 @@ export interface CodecResourceTypeOptions<T> {
   readonly validate?: (value: T, name: string) => string | undefined;
   readonly nameOf?: (value: T) => string;
   readonly allResourcesRequiredInSotw?: boolean;
+  /**
+   * Hold accepted values compactly (`compactMessage`): strings shared through an interner (this one, or
+   * the type's own when `true`), bytes copied out of the response so that a held resource does not pin
+   * the whole response in memory. Default true: decoded resources live as long as the handler keeps them.
+   */
+  readonly compact?: boolean | StringInterner;
 }
 
 /**
@@ -85,6 +91,8 @@ export interface CodecResourceTypeOptions<T> {
  */
 export function codecResourceType<T extends object>(codec: MessageCodec<T>, options: CodecResourceTypeOptions<T> = {}): ResourceType<T> {
   const { validate, nameOf, allResourcesRequiredInSotw } = options;
+  const compact = options.compact ?? true;
+  const interner = compact === false ? undefined : compact === true ? new StringInterner() : compact;
   const type: ResourceType<T> = {
     typeUrl: codec.typeUrl,
     decode(bytes: Uint8Array, name: string): ValidationResult<T> {
@@ -95,7 +103,13 @@ export function codecResourceType<T extends object>(codec: MessageCodec<T>, opti
         return { ok: false, reason: describeError(error) };
       }
       const problem = validate?.(value, name);
-      if (problem === undefined) return { ok: true, value };
+      if (problem === undefined) {
+        if (!interner) return { ok: true, value };
+        // The name first: a field that repeats it (a Workload's uid) then shares the instance the client
+        // and its handler key the resource by.
+        if (name) interner.intern(name);
+        return { ok: true, value: compactMessage(value, interner) };
+      }
       if (name || !nameOf) return { ok: false, reason: problem };
       // State of the world: name the rejected resource if its message has a name.
       let found = '';

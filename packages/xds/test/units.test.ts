@@ -1,5 +1,5 @@
 import test from 'ava';
-import { addressCodec } from '@ambit/protos';
+import { StringInterner, addressCodec } from '@ambit/protos';
 import {
   Backoff,
   XdsClient,
@@ -109,6 +109,24 @@ test('codecResourceType: malformed bytes and validation failures are values, not
   const plain = codecResourceType(addressCodec());
   t.false('nameOf' in plain);
   t.is(plain.allResourcesRequiredInSotw, undefined);
+});
+
+test('codecResourceType: accepted values are compacted by default (bytes copied out of the response), or left as decoded', (t) => {
+  const encoded = addressCodec().encode({ workload: { uid: 'c/a', addresses: [Buffer.from([10, 1, 2, 3])], namespace: 'c' } });
+  // A response buffer of its own (not Node's shared small-buffer pool).
+  const response = Buffer.alloc(encoded.length);
+  encoded.copy(response);
+  const compacted = codecResourceType(addressCodec()).decode(response, 'c/a');
+  const raw = codecResourceType(addressCodec(), { compact: false }).decode(response, 'c/a');
+  if (!compacted.ok || !raw.ok) return t.fail('decoding failed');
+  t.deepEqual(compacted.value, addressCodec().decode(encoded));
+  t.not(compacted.value.workload!.addresses![0]!.buffer, response.buffer);
+  t.is(raw.value.workload!.addresses![0]!.buffer, response.buffer);
+  const interner = new StringInterner();
+  const shared = codecResourceType(addressCodec(), { compact: interner }).decode(response, 'c/a');
+  t.true(shared.ok);
+  // The resource name and the strings of the message: 'c/a' (name and uid), 'c' (namespace), 'workload' (the oneof).
+  t.is(interner.size, 3);
 });
 
 function state(type: ResourceType<unknown> = addressType()) {

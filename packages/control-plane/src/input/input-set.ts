@@ -53,8 +53,9 @@ export function assembleInput(files: readonly ParsedFile[], previous: InputSet =
       if (object === undefined) {
         const last = previous.byKey.get(doc.key);
         if (last === undefined) continue;
-        // Point later diagnostics about the kept object at the document that now stands for it.
-        object = { ...last, source: doc.source };
+        // Point later diagnostics about the kept object at the document that now stands for it (the same
+        // object again when that document is unchanged, so that the model can tell nothing changed).
+        object = last.source === doc.source ? last : { ...last, source: doc.source };
         diagnostics.push(
           diagnosticAt(doc.source, [], `${describeKey(doc.key)} is invalid; its last valid version stays in effect until the document is fixed`, 'warning'),
         );

@@ -29,17 +29,41 @@ export class InputError extends MeshError {
 export interface InputLoaderOptions {
   /** How files are read (default `fs.promises.readFile` as UTF-8); tests inject failures here. */
   readonly readFile?: (file: string) => Promise<string>;
+  /**
+   * Skip files whose stamp (inode, size, mtime, ctime) did not change since they were read. Default: on
+   * with the default reader, off with a custom one (whose content need not follow the file system).
+   */
+  readonly skipUnchangedFiles?: boolean;
+  /** Wall clock in ms, to tell how recent a file's change time is (tests move it). Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 interface CachedFile {
   readonly text: string;
   readonly parse: FileParse;
+  /** The file's identity and change times when it was read (see `sameStat`). */
+  readonly stat: FileStamp | undefined;
+}
+
+/** What tells that a file was not written since: inode, size, and modification and change times in ns. */
+interface FileStamp {
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
+function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): boolean {
+  return a !== undefined && b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 export class InputLoader {
   readonly inputPath: string;
   readonly #registry: KindRegistry;
   readonly #readFile: (file: string) => Promise<string>;
+  /** Whether files are read from disk, so that an unchanged stat means unchanged content. */
+  readonly #statShortcut: boolean;
+  readonly #now: () => number;
   readonly #cache = new Map<string, CachedFile>();
   readonly #lastGood = new Map<string, ParsedFile>();
   #previous: InputSet = EMPTY_INPUT;
@@ -49,6 +73,8 @@ export class InputLoader {
     this.inputPath = inputPath;
     this.#registry = registry;
     this.#readFile = options.readFile ?? ((file) => readFile(file, 'utf8'));
+    this.#statShortcut = options.skipUnchangedFiles ?? options.readFile === undefined;
+    this.#now = options.now ?? Date.now;
   }
 
   /**
@@ -74,8 +100,9 @@ export class InputLoader {
     }
     this.#loadedOnce = true;
 
-    const parsed: ParsedFile[] = [];
-    for (const file of files) parsed.push(await this.#loadFile(file));
+    // Files are independent (each touches only its own cache entries): check and read them concurrently,
+    // so that a large input costs one round of stat calls, not one per file in turn.
+    const parsed = await Promise.all(files.map((file) => this.#loadFile(file)));
     const present = new Set(files);
     for (const file of [...this.#cache.keys()]) if (!present.has(file)) this.#cache.delete(file);
     for (const file of [...this.#lastGood.keys()]) if (!present.has(file)) this.#lastGood.delete(file);
@@ -87,10 +114,23 @@ export class InputLoader {
   async #loadFile(file: string): Promise<ParsedFile> {
     let parse: FileParse;
     try {
-      const text = await this.#readFile(file);
       const cached = this.#cache.get(file);
-      parse = cached !== undefined && cached.text === text ? cached.parse : parseFile(file, text, this.#registry);
-      this.#cache.set(file, { text, parse });
+      // A file not written since it was read (same inode, size, mtime and ctime, to the nanosecond; ctime
+      // changes with every write and cannot be set back) is not read again: a one-file change to a large
+      // input costs one read, not one per file.
+      const readAtNs = BigInt(Math.floor(this.#now())) * 1_000_000n;
+      const stamp = this.#statShortcut ? await stampOf(file) : undefined;
+      if (cached !== undefined && sameStamp(cached.stat, stamp)) {
+        parse = cached.parse;
+      } else {
+        const text = await this.#readFile(file);
+        parse = cached !== undefined && cached.text === text ? cached.parse : parseFile(file, text, this.#registry);
+        // File times come from a coarse clock (a few ms): a write in the same tick as this read would
+        // leave the stamp unchanged. A stamp that recent is not trusted ("racily clean", as git says); the
+        // file is read again next time, and an unchanged text is still not parsed again.
+        const trusted = stamp !== undefined && stamp.ctimeNs + RACY_WINDOW_NS < readAtNs ? stamp : undefined;
+        this.#cache.set(file, { text, parse, stat: trusted });
+      }
     } catch (cause) {
       this.#cache.delete(file);
       parse = {
@@ -108,6 +148,14 @@ export class InputLoader {
     const failures = parse.diagnostics.map((d) => ({ ...d, message: `${d.message}; ${consequence}` }));
     return { file, documents: lastGood?.documents ?? [], diagnostics: [...failures, ...(lastGood?.diagnostics ?? [])] };
   }
+}
+
+/** How old a file's change time must be, when it is read, for its stamp to vouch for its content. */
+const RACY_WINDOW_NS = 2_000_000_000n;
+
+async function stampOf(file: string): Promise<FileStamp> {
+  const s = await stat(file, { bigint: true });
+  return { ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
 }
 
 const YAML_FILE = /\.ya?ml$/;

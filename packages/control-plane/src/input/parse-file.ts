@@ -56,7 +56,7 @@ export function parseFile(file: string, text: string, registry: KindRegistry): F
   const results: DocumentResult[] = [];
   const diagnostics: InputDiagnostic[] = [];
   documents.forEach((doc, index) => {
-    const source: SourceRef = { file, document: index, path: [], lineOf: (path) => lineOf(doc, lineCounter, path) };
+    const source: SourceRef = { file, document: index, path: [], lineOf: lazyLineOf(text, doc.range, lineCounter) };
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -102,8 +102,30 @@ function decodeDocument(root: Field, source: SourceRef, registry: KindRegistry):
   return { key: objectKey(kind, metadata.namespace, metadata.name), ...(object !== undefined ? { object } : {}) };
 }
 
-/** The line of the node at `path`, or of its deepest existing ancestor. */
-function lineOf(doc: Document, lineCounter: LineCounter, path: readonly PathSegment[]): number | undefined {
+/**
+ * `lineOf` for the document at `range` of `text`. The parsed document is not kept: its syntax tree is
+ * about fifteen times the size of its text (160 MB for 10,000 pods), lines are only needed for the rare
+ * diagnostic, and the loader keeps the file's text anyway. The first question re-parses the document
+ * alone; answers are remembered per path (a diagnostic is reported again at every recomputation).
+ */
+function lazyLineOf(text: string, range: readonly number[], lineCounter: LineCounter): SourceRef['lineOf'] {
+  const start = range[0] ?? 0;
+  const end = range[2] ?? text.length;
+  let answers: Map<string, number | undefined> | undefined;
+  return (path) => {
+    const key = path.join('\0');
+    answers ??= new Map();
+    if (answers.has(key)) return answers.get(key);
+    const [doc] = parseAllDocuments(text.slice(start, end), { prettyErrors: false, uniqueKeys: true }) as Document[];
+    const offset = doc === undefined ? undefined : offsetOf(doc, path);
+    const line = offset === undefined ? undefined : lineCounter.linePos(start + offset).line;
+    answers.set(key, line);
+    return line;
+  };
+}
+
+/** The offset of the node at `path`, or of its deepest existing ancestor. */
+function offsetOf(doc: Document, path: readonly PathSegment[]): number | undefined {
   let node: unknown = doc.contents;
   let offset = rangeStart(node);
   for (const segment of path) {
@@ -123,7 +145,7 @@ function lineOf(doc: Document, lineCounter: LineCounter, path: readonly PathSegm
     if (next === undefined) break;
     node = next;
   }
-  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  return offset;
 }
 
 function rangeStart(node: unknown): number | undefined {

@@ -5,7 +5,6 @@
  */
 import { diagnosticAt } from '../input/diagnostics.js';
 import type { PathSegment, Severity } from '../input/field.js';
-import type { InputSet } from '../input/input-set.js';
 import type {
   AuthorizationPolicyObject,
   GatewayObject,
@@ -19,11 +18,15 @@ import type {
 import type { ModelOptions } from './options.js';
 import type { InputDiagnostic } from './snapshot.js';
 
+/** The arguments of one `report` call, kept so that a cached result can report the same again. */
+export type RecordedReport = readonly [object: InputObject, path: readonly PathSegment[], message: string, severity: Severity];
+
 export class ModelContext {
   readonly options: ModelOptions;
   readonly namespaces = new Map<string, NamespaceObject>();
   readonly nodes = new Map<string, NodeObject>();
-  readonly pods: PodObject[] = [];
+  /** The pods of the current computation (see `startRound`). */
+  pods: readonly PodObject[] = [];
   readonly services: ServiceObject[] = [];
   /** By `namespace/name`. */
   readonly gateways = new Map<string, GatewayObject>();
@@ -31,10 +34,16 @@ export class ModelContext {
   readonly peerAuthentications: PeerAuthenticationObject[] = [];
   readonly diagnostics: InputDiagnostic[] = [];
   readonly #reported = new Set<string>();
+  #recording: RecordedReport[] | undefined;
 
-  constructor(input: InputSet, options: ModelOptions) {
+  /**
+   * Indexes `objects` by kind. Pods are indexed too, unless `pods` is given: a context reused for a later
+   * input with the same other objects (see ComputeCache) gets that input's pods through `startRound`.
+   */
+  constructor(objects: readonly InputObject[], options: ModelOptions) {
     this.options = options;
-    for (const object of input.objects) {
+    const pods: PodObject[] = [];
+    for (const object of objects) {
       switch (object.kind) {
         case 'Namespace':
           this.namespaces.set(object.metadata.name, object);
@@ -43,7 +52,7 @@ export class ModelContext {
           this.nodes.set(object.metadata.name, object);
           break;
         case 'Pod':
-          this.pods.push(object);
+          pods.push(object);
           break;
         case 'Service':
           this.services.push(object);
@@ -61,6 +70,30 @@ export class ModelContext {
           break;
       }
     }
+    this.pods = pods;
+  }
+
+  /** Starts computing over `pods` with the same other objects: no diagnostics yet. */
+  startRound(pods: readonly PodObject[]): void {
+    this.pods = pods;
+    this.diagnostics.length = 0;
+    this.#reported.clear();
+  }
+
+  /** Runs `work` and returns what it reported (reporting it as usual too). Recordings do not nest. */
+  record<T>(work: () => T): { readonly result: T; readonly reports: readonly RecordedReport[] } {
+    const reports: RecordedReport[] = [];
+    this.#recording = reports;
+    try {
+      return { result: work(), reports };
+    } finally {
+      this.#recording = undefined;
+    }
+  }
+
+  /** Reports again what a recorded computation reported, as if it had run now. */
+  replay(reports: readonly RecordedReport[]): void {
+    for (const [object, path, message, severity] of reports) this.report(object, path, message, severity);
   }
 
   /** Labels of a namespace; namespaces need not be declared (Kubernetes would create them), so `{}` then. */
@@ -69,6 +102,7 @@ export class ModelContext {
   }
 
   report(object: InputObject, path: readonly PathSegment[], message: string, severity: Severity = 'warning'): void {
+    this.#recording?.push([object, path, message, severity]);
     const diagnostic = diagnosticAt(object.source, path, message, severity);
     const key = `${diagnostic.file}\0${diagnostic.document}\0${diagnostic.path}\0${diagnostic.message}`;
     if (this.#reported.has(key)) return;

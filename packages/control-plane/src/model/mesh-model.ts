@@ -11,7 +11,7 @@ import { InputError, InputLoader } from '../input/loader.js';
 import { checkDns1123Label, checkDns1123Subdomain } from '../input/names.js';
 import type { KindRegistry } from '../input/registry.js';
 import { InputWatcher, type Timers } from '../input/watcher.js';
-import { computeMesh } from './compute.js';
+import { ComputeCache, computeMesh } from './compute.js';
 import { DEFAULT_MODEL_OPTIONS, type ModelOptions } from './options.js';
 import type { InputDiagnostic, MeshSnapshot, SnapshotSource } from './snapshot.js';
 import { EMPTY_SNAPSHOT, nextSnapshot } from './versioning.js';
@@ -41,6 +41,8 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
   readonly #loader: InputLoader;
   readonly #debounceMs: number;
   readonly #timers: Timers | undefined;
+  /** Makes a reload after a small change cost what changed (see compute.ts). */
+  readonly #cache = new ComputeCache();
   #current: MeshSnapshot = EMPTY_SNAPSHOT;
   #watcher: InputWatcher | undefined;
   #closed = false;
@@ -141,21 +143,24 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
 
   async #reloadNow(): Promise<MeshSnapshot> {
     if (this.#closed) return this.#current;
+    const started = performance.now();
     const input = await this.#loader.load();
     if (this.#closed) return this.#current;
+    const read = performance.now();
     const previous = this.#current;
-    const next = nextSnapshot(previous, computeMesh(input, this.options));
+    const next = nextSnapshot(previous, computeMesh(input, this.options, this.#cache));
+    const timing: ReloadTiming = { read_ms: round(read - started), compute_ms: round(performance.now() - read) };
     if (next === undefined) {
-      this.#logger.debug({ version: previous.version }, 'input re-read; nothing changed');
+      this.#logger.debug({ version: previous.version, ...timing }, 'input re-read; nothing changed');
       return previous;
     }
     this.#current = next;
-    this.#logSnapshot(previous, next);
+    this.#logSnapshot(previous, next, timing);
     this.emit('snapshot', next);
     return next;
   }
 
-  #logSnapshot(previous: MeshSnapshot, next: MeshSnapshot): void {
+  #logSnapshot(previous: MeshSnapshot, next: MeshSnapshot, timing: ReloadTiming): void {
     const known = new Set(previous.diagnostics.map(diagnosticKey));
     for (const d of next.diagnostics) {
       if (known.has(diagnosticKey(d))) continue;
@@ -169,10 +174,21 @@ export class MeshModel extends EventEmitter<{ snapshot: [MeshSnapshot] }> implem
         authorizations: next.authorizations.size,
         nodes: next.identitiesByNode.size,
         diagnostics: next.diagnostics.length,
+        ...timing,
       },
       'published mesh snapshot',
     );
   }
+}
+
+/** How long a reload took: reading the input, then computing the snapshot (ms, logged with each snapshot). */
+interface ReloadTiming {
+  readonly read_ms: number;
+  readonly compute_ms: number;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
 
 function diagnosticKey(d: InputDiagnostic): string {

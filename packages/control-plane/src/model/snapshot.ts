@@ -20,6 +20,12 @@ export interface MeshSnapshot {
   readonly identitiesByNode: ReadonlyMap<string, ReadonlySet<string>>;
   /** Problems found in the input, each with file, document index and field path; the rest still serves. */
   readonly diagnostics: readonly InputDiagnostic[];
+  /**
+   * Optional hint: the resource names whose resource differs from snapshot `version - 1` (changed, added or
+   * removed), per type. A server may use it to do work in proportion to the change; without it (or when it
+   * skipped a version) it compares everything.
+   */
+  readonly changed?: { readonly addresses: ReadonlySet<string>; readonly authorizations: ReadonlySet<string> };
 }
 
 export interface InputDiagnostic {

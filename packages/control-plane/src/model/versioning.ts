@@ -30,25 +30,31 @@ export function nextSnapshot(previous: MeshSnapshot, content: MeshContent): Mesh
     authorizations: authorizations.map,
     identitiesByNode: identitiesSame ? previous.identitiesByNode : content.identitiesByNode,
     diagnostics: diagnosticsSame ? previous.diagnostics : deepFreeze([...content.diagnostics]),
+    changed: Object.freeze({ addresses: addresses.changed, authorizations: authorizations.changed }),
   });
 }
 
 function shareUnchanged<T extends object>(
   previous: ReadonlyMap<string, T>,
   next: ReadonlyMap<string, T>,
-): { map: ReadonlyMap<string, T>; same: boolean } {
+): { map: ReadonlyMap<string, T>; same: boolean; changed: ReadonlySet<string> } {
   const map = new Map<string, T>();
-  let same = previous.size === next.size;
+  const changed = new Set<string>();
   for (const [key, value] of next) {
     const old = previous.get(key);
-    if (old !== undefined && isDeepStrictEqual(old, value)) {
+    // Identity first: the compute cache hands unchanged resources through as the same objects.
+    if (old !== undefined && (old === value || isDeepStrictEqual(old, value))) {
       map.set(key, old);
     } else {
       map.set(key, deepFreeze(value));
-      same = false;
+      changed.add(key);
     }
   }
-  return { map: same ? previous : map, same };
+  if (map.size !== previous.size || changed.size > 0) {
+    for (const key of previous.keys()) if (!next.has(key)) changed.add(key);
+  }
+  const same = changed.size === 0;
+  return { map: same ? previous : map, same, changed };
 }
 
 function deepFreeze<T>(value: T): T {

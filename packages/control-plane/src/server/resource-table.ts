@@ -39,11 +39,16 @@ export function contentVersion(bytes: Uint8Array): string {
 }
 
 /** The resources of one type at one snapshot, with alias and service-membership indexes for on-demand lookups. */
+interface TableIndex {
+  readonly aliases: ReadonlyMap<string, string>;
+  readonly members: ReadonlyMap<string, readonly string[]>;
+}
+
 export class ResourceTable {
   readonly typeUrl: string;
   readonly entries: ReadonlyMap<string, ResourceEntry>;
-  readonly #aliases: ReadonlyMap<string, string>;
-  readonly #members: ReadonlyMap<string, readonly string[]>;
+  #index: TableIndex | undefined;
+  #buildIndex: (() => TableIndex) | undefined;
 
   constructor(
     typeUrl: string,
@@ -53,8 +58,27 @@ export class ResourceTable {
   ) {
     this.typeUrl = typeUrl;
     this.entries = entries;
-    this.#aliases = aliases;
-    this.#members = members;
+    this.#index = { aliases, members };
+  }
+
+  /**
+   * A table whose alias and membership indexes are built by `buildIndex` on first use. Only on-demand
+   * (named) subscriptions look names up; wildcard clients, ztunnel's default, never do, so a snapshot
+   * need not pay for indexing every resource.
+   */
+  static withLazyIndex(typeUrl: string, entries: ReadonlyMap<string, ResourceEntry>, buildIndex: () => TableIndex): ResourceTable {
+    const table = new ResourceTable(typeUrl, entries);
+    table.#index = undefined;
+    table.#buildIndex = buildIndex;
+    return table;
+  }
+
+  #indexes(): TableIndex {
+    if (this.#index === undefined) {
+      this.#index = this.#buildIndex!();
+      this.#buildIndex = undefined;
+    }
+    return this.#index;
   }
 
   get size(): number {
@@ -64,7 +88,7 @@ export class ResourceTable {
   /** The resource name a subscription name stands for: itself, or the resource holding that alias. */
   resolve(name: string): string | undefined {
     if (this.entries.has(name)) return name;
-    return this.#aliases.get(name);
+    return this.#indexes().aliases.get(name);
   }
 
   /**
@@ -72,7 +96,7 @@ export class ResourceTable {
    * AdditionalPodSubscriptions), so that asking for a VIP yields the endpoints to route to.
    */
   membersOf(name: string): readonly string[] {
-    return this.#members.get(name) ?? [];
+    return this.#indexes().members.get(name) ?? [];
   }
 }
 
@@ -82,9 +106,21 @@ export interface TableDiff {
   readonly removed: readonly string[];
 }
 
-export function diffTables(previous: ResourceTable | undefined, next: ResourceTable): TableDiff {
+export function diffTables(previous: ResourceTable | undefined, next: ResourceTable, changed?: ReadonlySet<string>): TableDiff {
   const upserted: string[] = [];
   const removed: string[] = [];
+  if (changed !== undefined && previous !== undefined) {
+    // Only the names the model says changed can differ.
+    for (const name of changed) {
+      const entry = next.entries.get(name);
+      if (entry !== undefined) {
+        if (previous.entries.get(name)?.version !== entry.version) upserted.push(name);
+      } else if (previous.entries.has(name)) {
+        removed.push(name);
+      }
+    }
+    return { upserted, removed };
+  }
   const before = previous?.entries;
   for (const [name, entry] of next.entries) {
     if (before?.get(name)?.version !== entry.version) upserted.push(name);
@@ -106,6 +142,8 @@ export class TableBuilder<T extends object> {
   /** Message object → its entry: the model hands unchanged objects through from snapshot to snapshot. */
   #byObject = new WeakMap<T, ResourceEntry>();
   #previous: ResourceTable | undefined;
+  #previousResources: ReadonlyMap<string, T> | undefined;
+  #previousProblems: readonly EncodeProblem[] = [];
 
   constructor(
     codec: MessageCodec<T>,
@@ -117,39 +155,75 @@ export class TableBuilder<T extends object> {
     this.#membershipsOf = membershipsOf;
   }
 
-  /** Encodes `resources` into a table; resources that fail to encode are left out and reported. */
-  build(resources: ReadonlyMap<string, T>, problems: EncodeProblem[]): ResourceTable {
-    const entries = new Map<string, ResourceEntry>();
-    const aliases = new Map<string, string>();
-    const members = new Map<string, string[]>();
+  /**
+   * Encodes `resources` into a table; resources that fail to encode are left out and reported. `changed`
+   * (optional) names every resource that differs from the `resources` of the previous call: then only
+   * those are looked at, and the table costs what changed rather than the whole type.
+   */
+  build(resources: ReadonlyMap<string, T>, problems: EncodeProblem[], changed?: ReadonlySet<string>): ResourceTable {
+    // The model hands an unchanged type's map through as the same object.
+    if (this.#previous !== undefined && resources === this.#previousResources) {
+      problems.push(...this.#previousProblems);
+      return this.#previous;
+    }
+    const problemsBefore = problems.length;
     const previous = this.#previous?.entries;
-    for (const [name, message] of resources) {
-      let entry = this.#byObject.get(message);
-      if (entry?.name !== name) {
-        let bytes: Buffer;
-        try {
-          bytes = this.#codec.encode(message);
-        } catch (err) {
-          problems.push({ typeUrl: this.#codec.typeUrl, name, message: err instanceof Error ? err.message : String(err) });
-          continue;
-        }
-        const old = previous?.get(name);
-        entry = old?.bytes.equals(bytes) ? old : { name, version: contentVersion(bytes), bytes, aliases: this.#aliasesOf(message) };
-        this.#byObject.set(message, entry);
+    let entries: Map<string, ResourceEntry>;
+    if (changed !== undefined && previous !== undefined) {
+      entries = new Map(previous);
+      for (const p of this.#previousProblems) if (!changed.has(p.name)) problems.push(p);
+      for (const name of changed) {
+        const message = resources.get(name);
+        const entry = message === undefined ? undefined : this.#entryOf(name, message, previous, problems);
+        if (entry === undefined) entries.delete(name);
+        else entries.set(name, entry);
       }
-      entries.set(name, entry);
-      // An alias that is also a resource name, or claimed twice, resolves to the resource name / the first
-      // holder: names win so that subscribing by name is never ambiguous.
-      for (const alias of entry.aliases) if (!aliases.has(alias)) aliases.set(alias, name);
-      for (const group of this.#membershipsOf(message)) {
-        const list = members.get(group);
-        if (list) list.push(name);
-        else members.set(group, [name]);
+    } else {
+      entries = new Map<string, ResourceEntry>();
+      for (const [name, message] of resources) {
+        const entry = this.#entryOf(name, message, previous, problems);
+        if (entry !== undefined) entries.set(name, entry);
       }
     }
-    const table = new ResourceTable(this.#codec.typeUrl, entries, aliases, members);
+    const membershipsOf = this.#membershipsOf;
+    const table = ResourceTable.withLazyIndex(this.#codec.typeUrl, entries, () => {
+      const aliases = new Map<string, string>();
+      const members = new Map<string, string[]>();
+      for (const [name, message] of resources) {
+        const entry = entries.get(name);
+        if (entry === undefined) continue;
+        // An alias that is also a resource name, or claimed twice, resolves to the resource name / the first
+        // holder: names win so that subscribing by name is never ambiguous.
+        for (const alias of entry.aliases) if (!aliases.has(alias)) aliases.set(alias, name);
+        for (const group of membershipsOf(message)) {
+          const list = members.get(group);
+          if (list) list.push(name);
+          else members.set(group, [name]);
+        }
+      }
+      return { aliases, members };
+    });
     this.#previous = table;
+    this.#previousResources = resources;
+    this.#previousProblems = problems.slice(problemsBefore);
     return table;
+  }
+
+  /** The entry of `message` (reused when the object or its bytes are unchanged), or undefined when it cannot be encoded. */
+  #entryOf(name: string, message: T, previous: ReadonlyMap<string, ResourceEntry> | undefined, problems: EncodeProblem[]): ResourceEntry | undefined {
+    const known = this.#byObject.get(message);
+    if (known?.name === name) return known;
+    let bytes: Buffer;
+    try {
+      bytes = this.#codec.encode(message);
+    } catch (err) {
+      problems.push({ typeUrl: this.#codec.typeUrl, name, message: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+    const old = previous?.get(name);
+    const entry = old?.bytes.equals(bytes) ? old : { name, version: contentVersion(bytes), bytes, aliases: this.#aliasesOf(message) };
+    this.#byObject.set(message, entry);
+    return entry;
   }
 }
 

@@ -150,10 +150,11 @@ export class XdsServer {
     return undefined;
   }
 
-  #build(snapshot: MeshSnapshot): ServedSnapshot {
+  /** Encodes `snapshot`; with `changed` (the model's hint relative to the snapshot served before), only what changed. */
+  #build(snapshot: MeshSnapshot, changed?: MeshSnapshot['changed']): ServedSnapshot {
     const encodeProblems: EncodeProblem[] = [];
-    const addresses = this.#addressBuilder.build(snapshot.addresses, encodeProblems);
-    const authorizations = this.#authorizationBuilder.build(snapshot.authorizations, encodeProblems);
+    const addresses = this.#addressBuilder.build(snapshot.addresses, encodeProblems, changed?.addresses);
+    const authorizations = this.#authorizationBuilder.build(snapshot.authorizations, encodeProblems, changed?.authorizations);
     for (const p of encodeProblems) {
       this.#logger.warn({ version: snapshot.version, typeUrl: p.typeUrl, name: p.name, reason: p.message }, 'resource cannot be encoded; not served');
     }
@@ -162,11 +163,13 @@ export class XdsServer {
 
   #publish(snapshot: MeshSnapshot): void {
     const previous = this.#served;
-    const next = this.#build(snapshot);
+    // The hint is relative to the previous version: usable only when no snapshot was skipped.
+    const hint = snapshot.version === previous.snapshot.version + 1 ? snapshot.changed : undefined;
+    const next = this.#build(snapshot, hint);
     this.#served = next;
     const diffs = new Map<string, TableDiff>([
-      [ADDRESS_TYPE_URL, diffTables(previous.addresses, next.addresses)],
-      [AUTHORIZATION_TYPE_URL, diffTables(previous.authorizations, next.authorizations)],
+      [ADDRESS_TYPE_URL, diffTables(previous.addresses, next.addresses, hint?.addresses)],
+      [AUTHORIZATION_TYPE_URL, diffTables(previous.authorizations, next.authorizations, hint?.authorizations)],
     ]);
     let changed = 0;
     for (const d of diffs.values()) changed += d.upserted.length + d.removed.length;
