@@ -6,7 +6,8 @@
  * loopback ones.
  *
  * Start order: the endpoints first (readiness answers 500 while the rest starts), then the proxy, its
- * listeners, capture (after the listeners, so that nothing captured is refused), and the follower.
+ * listeners, the follower, and capture — after the listeners, so that nothing captured is refused, and
+ * after the first xDS responses, so that it never installs an empty capture set over a crashed run's.
  * Drain order (`drain()`): readiness goes false, the proxy stops accepting and lets connections finish
  * until the deadline, then the rest is closed, the capture rules removed, the endpoints closed.
  */
@@ -31,6 +32,8 @@ import type { StateStore } from './state/store.js';
 export interface SyncStatus {
   readonly synced: boolean;
   pending(): readonly string[];
+  /** Resolves once synced (rejects if that will never happen); needed when `synced` starts false. */
+  whenSynced?(): Promise<void>;
 }
 
 /** Listening servers, closed together (`CaptureListeners` satisfies it). */
@@ -80,10 +83,21 @@ export class Ztunnel {
   readonly #logger: Logger;
   readonly #endpoints: HttpEndpoint[];
   readonly #addresses: Record<string, EndpointAddress>;
+  readonly #lifecycle: { stopped: boolean };
   #listeners: Listeners | undefined;
   #draining: Promise<DrainOutcome> | undefined;
 
-  private constructor(options: ZtunnelOptions, registry: Registry, readiness: Readiness, proxy: Proxy, local: LocalWorkloads, endpoints: HttpEndpoint[], addresses: Record<string, EndpointAddress>) {
+  private constructor(
+    options: ZtunnelOptions,
+    registry: Registry,
+    readiness: Readiness,
+    proxy: Proxy,
+    local: LocalWorkloads,
+    endpoints: HttpEndpoint[],
+    addresses: Record<string, EndpointAddress>,
+    lifecycle: { stopped: boolean },
+  ) {
+    this.#lifecycle = lifecycle;
     this.#options = options;
     this.config = options.config;
     this.#logger = options.logger;
@@ -106,6 +120,8 @@ export class Ztunnel {
     let local: LocalWorkloads | undefined;
     let listeners: Listeners | undefined;
     let captureStarted = false;
+    // Set when the start fails or the app stops, so that a deferred capture start does not run after.
+    const lifecycle = { stopped: false };
     // Filled in once built; the admin endpoint is up before, answering from what exists.
     let app: Ztunnel | undefined;
     try {
@@ -155,11 +171,11 @@ export class Ztunnel {
         secrets: options.secrets,
         logger,
         onIdentityGone: (identity) => built.forgetIdentity(identity),
-        ...(options.capture === undefined ? {} : { capture: options.capture }),
       });
       const follower = local;
       readiness.add({ name: 'certificates', pending: () => follower.pendingCertificates().map((uri) => `no certificate yet for ${uri}`) });
       listeners = await options.listen(proxy.servers);
+      local.start();
       const capture = options.capture;
       if (capture !== undefined) {
         readiness.add({
@@ -170,19 +186,34 @@ export class Ztunnel {
             return s.inSync ? [] : [`rules out of step with the local workloads (${s.lastError ?? 'last change failed'})`];
           },
         });
-        const initial = options.store.current.localWorkloads(config.nodeName).flatMap((w) => {
-          const ip = w.addresses.find((a) => !a.includes(':'));
-          return ip === undefined ? [] : [{ uid: w.uid, ip }];
-        });
-        await capture.start(initial);
-        captureStarted = true;
+        const startCapture = async (): Promise<void> => {
+          const initial = options.store.current.localWorkloads(config.nodeName).flatMap((w) => {
+            const ip = w.addresses.find((a) => !a.includes(':'));
+            return ip === undefined ? [] : [{ uid: w.uid, ip }];
+          });
+          await capture.start(initial);
+          captureStarted = true;
+          follower.attachCapture(capture);
+        };
+        if (options.sync.synced || options.sync.whenSynced === undefined) {
+          await startCapture();
+        } else {
+          // Not before the mesh is known: installed from an empty state, the rules would replace those of a
+          // ztunnel that crashed (which refuse enrolled pods' connections: fail closed) with empty sets,
+          // letting the pods' traffic bypass the mesh until xDS arrives.
+          logger.info('capture waits for the first xDS responses');
+          options.sync.whenSynced().then(
+            () => (lifecycle.stopped ? undefined : startCapture().catch((err: unknown) => logger.error({ err }, 'capture could not start; readiness stays false'))),
+            (err: unknown) => logger.debug({ err }, 'no xDS sync: capture not started'),
+          );
+        }
       }
-      local.start();
-      app = new Ztunnel(options, registry, readiness, proxy, local, endpoints, addresses);
+      app = new Ztunnel(options, registry, readiness, proxy, local, endpoints, addresses, lifecycle);
       app.#listeners = listeners;
       logger.info({ node: config.nodeName, endpoints: addresses }, 'ztunnel started');
       return app;
     } catch (err) {
+      lifecycle.stopped = true;
       local?.stop();
       proxy?.destroy();
       listeners?.destroy();
@@ -222,6 +253,7 @@ export class Ztunnel {
   }
 
   async #drain(): Promise<DrainOutcome> {
+    this.#lifecycle.stopped = true;
     this.readiness.add({ name: 'drain', pending: () => ['shutting down'] });
     this.#logger.info({ deadlineMs: this.config.drainDeadlineMs, connections: this.proxy.connections.size }, 'draining');
     const outcome = await this.proxy.drain(this.config.drainDeadlineMs);
@@ -239,6 +271,7 @@ export class Ztunnel {
 
   /** Stops everything now (the second signal); capture rules are removed synchronously. */
   destroy(): void {
+    this.#lifecycle.stopped = true;
     this.localWorkloads.stop();
     this.proxy.destroy();
     this.#listeners?.destroy();

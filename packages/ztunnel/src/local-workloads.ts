@@ -5,9 +5,9 @@
  * - certificates: each identity is prefetched when its first workload appears and forgotten (in the secret
  *   manager and the HBONE server) when its last one leaves; `pendingCertificates()` lists identities whose
  *   certificate is not in hand (readiness), `certificates()` what is held (config_dump);
- * - capture: the kernel's set of captured pods (`CaptureControl.setWorkloads`, IPv4 addresses), changed
- *   only when the list changes; failures are logged and retried with the next change (the capture manager
- *   rewrites its sets whole after a failure);
+ * - capture: the kernel's set of captured pods (`CaptureControl.setWorkloads`, IPv4 addresses), once a
+ *   capture is attached, changed only when the list changes; failures are logged and retried with the next
+ *   change (the capture manager rewrites its sets whole after a failure);
  * - the HBONE server's per-identity TLS contexts, dropped with the identity.
  */
 import { isIPv4 } from 'node:net';
@@ -47,7 +47,7 @@ export interface LocalWorkloadsOptions {
   readonly logger: Logger;
   /** Called when an identity leaves this node (the proxy drops its TLS context). */
   readonly onIdentityGone?: (identity: Identity) => void;
-  /** Absent when nothing is captured (tests, local experiments). */
+  /** The capture to keep in step; it can also be attached later (`attachCapture`), once it runs. */
   readonly capture?: CaptureControl;
   /** Milliseconds since the epoch, for certificate validity. */
   readonly now?: () => number;
@@ -68,6 +68,7 @@ export class LocalWorkloads {
   #identities = new Map<string, Identity>();
   /** Identity URI → the validity of its latest certificate. */
   readonly #certificates = new Map<string, { notBefore: Date; notAfter: Date }>();
+  #capture: CaptureControl | undefined;
   #captured = '';
   #workloads: readonly Workload[] = [];
   #unsubscribe: (() => void) | undefined;
@@ -77,6 +78,17 @@ export class LocalWorkloads {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'local-workloads' });
     this.#now = options.now ?? Date.now;
+    this.#capture = options.capture;
+  }
+
+  /**
+   * Keeps `capture` in step from now on, starting with the current workloads (a capture started with an
+   * older list gets the difference).
+   */
+  attachCapture(capture: CaptureControl): void {
+    this.#capture = capture;
+    this.#captured = '';
+    if (this.#unsubscribe !== undefined) this.#syncCapture(this.#workloads);
   }
 
   /** Applies the current snapshot and follows every later one. */
@@ -142,7 +154,7 @@ export class LocalWorkloads {
   }
 
   #syncCapture(workloads: readonly Workload[]): void {
-    const capture = this.#options.capture;
+    const capture = this.#capture;
     if (capture === undefined) return;
     const list: CapturedWorkload[] = [];
     for (const w of workloads) {

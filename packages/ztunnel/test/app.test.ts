@@ -63,7 +63,7 @@ async function listenAll(servers: ProxyServers, calls: string[]): Promise<Listen
   };
 }
 
-async function setup(t: ExecutionContext, options: { failListen?: boolean; failCapture?: boolean } = {}) {
+async function setup(t: ExecutionContext, options: { failListen?: boolean; failCapture?: boolean; waitForSync?: boolean } = {}) {
   const root = await createRootCa('cluster.local', DAY);
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
@@ -77,7 +77,19 @@ async function setup(t: ExecutionContext, options: { failListen?: boolean; failC
   t.teardown(() => secrets.destroy());
   const store = new StateStore();
   const pending = new Set(['type.googleapis.com/istio.workload.Address', 'type.googleapis.com/istio.security.Authorization']);
-  const sync = { get synced() { return pending.size === 0; }, pending: () => [...pending] };
+  let synced!: () => void;
+  const whenSynced = new Promise<void>((resolve) => (synced = resolve));
+  const sync = {
+    get synced() {
+      return pending.size === 0;
+    },
+    pending: () => [...pending],
+    ...(options.waitForSync === true ? { whenSynced: () => whenSynced } : {}),
+  };
+  const markSynced = (): void => {
+    pending.clear();
+    synced();
+  };
   const capture = new RecordingCapture();
   capture.failStart = options.failCapture === true;
   const calls = capture.calls;
@@ -95,7 +107,7 @@ async function setup(t: ExecutionContext, options: { failListen?: boolean; failC
     endpoints: { admin: LOOPBACK, stats: LOOPBACK, readiness: LOOPBACK },
     onQuit: () => quits++,
   });
-  return { start, store, pending, capture, calls, lines, release, quits: () => quits };
+  return { start, store, pending, markSynced, capture, calls, lines, release, quits: () => quits };
 }
 
 async function get(port: number, path: string, method = 'GET'): Promise<{ status: number; text: string }> {
@@ -188,4 +200,27 @@ test('a failed endpoint listen fails the start with the error', async (t) => {
     }),
     { code: 'EADDRINUSE' },
   );
+});
+
+test('with a control plane, capture waits for the first xDS responses, then starts with the workloads known', async (t) => {
+  const s = await setup(t, { waitForSync: true });
+  const app = await s.start;
+  t.teardown(() => app.destroy());
+  t.deepEqual(s.calls, ['listen'], 'no capture before xDS');
+  t.true(app.readiness.status().pending.includes('capture: rules not installed (new)'));
+  s.store.apply({ addresses: { upserts: [workloadResource('web', { ips: ['10.0.0.5'], node: 'node-a', sa: 'web' })], removals: [] } });
+  s.markSynced();
+  for (let i = 0; i < 100 && s.calls.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  t.deepEqual(s.calls, ['listen', 'start 10.0.0.5', 'set 10.0.0.5'], 'the follower then keeps it in step (a no-op change here)');
+  t.truthy(s.lines.find((l) => l['msg'] === 'capture waits for the first xDS responses'));
+});
+
+test('a drain before xDS arrives: capture never starts', async (t) => {
+  const s = await setup(t, { waitForSync: true });
+  const app = await s.start;
+  t.teardown(() => app.destroy());
+  await app.drain();
+  s.markSynced();
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(s.calls, ['listen', 'listeners destroy', 'close']);
 });
