@@ -4,14 +4,24 @@
  *
  * - Half-close: the end of one side's input ends only the other side's output (FIN, or END_STREAM on an
  *   HTTP/2 stream); the opposite direction keeps flowing.
- * - Back-pressure: a full destination pauses its source until it drains (what `pipe` does), so nothing
- *   buffers beyond each stream's high-water mark and, for HTTP/2, its flow-control window.
+ * - Back-pressure: a destination holding `RELAY_BUFFER_LIMIT` bytes (or more than its own high-water mark,
+ *   if that is larger) pauses its source until it drains, so each direction buffers at most that much plus
+ *   one chunk, on top of the kernel's socket buffers and, for HTTP/2, the flow-control window. The limit is
+ *   above Node's 16 KiB default because an HTTP/2 stream completes writes asynchronously: pausing at 16 KiB
+ *   would stop the source after every 64 KiB socket read and cost a loop turn per chunk.
+ * - Batching: a socket destination gets bulk chunks (≥ `BATCH_MIN_CHUNK`) gathered with `cork()` until the
+ *   end of the event-loop turn and written with one `writev`. An HTTP/2 receiver hands data over per TLS
+ *   record (two pieces per 16 KiB DATA frame, as frames and records are not aligned), so without this a
+ *   64 KiB socket read became about eight small write syscalls, each waking the reader on the other end.
+ *   Small chunks (interactive traffic) are written at once and pay nothing. HTTP/2 stream destinations are
+ *   not corked: nghttp2 already sends once per turn.
  * - Failure: an error, or a side that closes before finishing both directions (a reset, an aborted stream),
  *   tears down the other side abruptly: a TCP socket gets an RST, an HTTP/2 stream an RST_STREAM, so the
  *   peer learns the tunnel broke rather than seeing a clean end. (Node folds a reset issued right after a
  *   write into a FIN; the socket is closed either way.) A reset HTTP/2 stream also ends its readable side
  *   in Node, so `rstCode`/`aborted` are checked before passing an end on as a FIN.
- * - Cost: the listeners are created once per relay; the per-chunk path allocates nothing.
+ * - Cost: the listeners are created once per relay; the per-chunk path allocates nothing (a batch costs one
+ *   `setImmediate` per loop turn).
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,6 +36,12 @@ export interface RelayResult {
   error?: Error;
 }
 
+/** Bytes a destination may hold before its source is paused (per direction). */
+export const RELAY_BUFFER_LIMIT = 256 * 1024;
+
+/** Chunks at least this large are bulk data: their writes to a socket are gathered per event-loop turn. */
+export const BATCH_MIN_CHUNK = 8 * 1024;
+
 /** Relays `a` ⇄ `b`; resolves once both streams have closed. Never rejects. */
 export function relay(a: Duplex, b: Duplex): Promise<RelayResult> {
   return new Relay(a, b).done;
@@ -37,11 +53,16 @@ class Pump {
   readonly #src: Duplex;
   readonly #dst: Duplex;
   readonly #relay: Relay;
+  /** Writes to `dst` are syscalls (a socket), worth gathering. */
+  readonly #batches: boolean;
+  /** `dst` is corked until #flush runs at the end of this loop turn. */
+  #corked = false;
 
   constructor(src: Duplex, dst: Duplex, relay: Relay) {
     this.#src = src;
     this.#dst = dst;
     this.#relay = relay;
+    this.#batches = dst instanceof Socket;
   }
 
   start(): void {
@@ -60,7 +81,22 @@ class Pump {
 
   readonly #onData = (chunk: Buffer): void => {
     this.bytes += chunk.length;
-    if (!this.#dst.write(chunk)) this.#src.pause();
+    const dst = this.#dst;
+    if (this.#batches && !this.#corked && chunk.length >= BATCH_MIN_CHUNK) {
+      this.#corked = true;
+      dst.cork();
+      setImmediate(this.#flush);
+    }
+    // write() says false past the destination's own high-water mark; 'drain' follows once it empties. Pause
+    // only past our limit (which is then past the mark too, so 'drain' will come), or when `dst` can take
+    // no more at all (a teardown is on its way).
+    if (!dst.write(chunk) && (dst.writableLength >= RELAY_BUFFER_LIMIT || !dst.writable)) this.#src.pause();
+  };
+
+  /** End of the loop turn: write what was gathered. (`end()` and `destroy()` before this are fine: `end()` flushes, uncorking twice is a no-op.) */
+  readonly #flush = (): void => {
+    this.#corked = false;
+    this.#dst.uncork();
   };
 
   readonly #onDrain = (): void => {
