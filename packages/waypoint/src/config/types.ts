@@ -273,13 +273,19 @@ export interface TcpChain {
   readonly rbac: NetworkRbacPolicySet;
 }
 
-/** One filter chain: a destination (service VIP or workload IP, port) bound to this waypoint. */
+/**
+ * A destination (service VIP or workload IP, port) bound to this waypoint, and its filter chains: an HTTP
+ * chain (Envoy `filter_chain_match.application_protocols: [http/1.1, h2c]`), a TCP chain (no application
+ * protocol), or both when the port's protocol is not declared and the waypoint sniffs the first bytes.
+ * At least one is set.
+ */
 export interface Binding {
-  /** The filter chain's name, Istio style: `inbound-vip|80|http|reviews.default.svc.cluster.local`. */
+  /** Istio style: `inbound-vip|80|http|reviews.default.svc.cluster.local` (the HTTP chain's name if any). */
   readonly name: string;
   /** The service hostname (or workload name) for telemetry (`destination_service`). */
   readonly destinationService: string;
-  readonly chain: HttpChain | TcpChain;
+  readonly http: HttpChain | undefined;
+  readonly tcp: TcpChain | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
