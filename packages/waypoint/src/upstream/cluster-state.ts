@@ -3,6 +3,7 @@
  * across snapshots by `ip:port`), its load balancer (rebuilt when the endpoints or the policy change) and
  * its circuit-breaker counters, which are cluster-wide as in Envoy.
  */
+import type { Duplex } from 'node:stream';
 import type { Cluster } from '../config/types.js';
 import { UpstreamError } from './errors.js';
 import { Host, hostKey } from './host.js';
@@ -76,6 +77,26 @@ export class ClusterState {
       this.#pools.set(host, p);
     }
     return p;
+  }
+
+  /**
+   * A raw stream to `host` for TCP proxying, counted as a connection of the cluster (`UO` past
+   * `maxConnections`).
+   */
+  async openTcp(host: Host): Promise<Duplex> {
+    if (this.counters.connections >= this.config.circuitBreaker.maxConnections) {
+      throw new UpstreamError('WP_ERR_OVERFLOW', `cluster ${this.config.name}: ${this.counters.connections} connections (circuit breaker)`);
+    }
+    this.counters.connections++;
+    let stream: Duplex;
+    try {
+      stream = await this.#open(host);
+    } catch (err) {
+      this.connectionClosed();
+      throw err;
+    }
+    stream.once('close', () => this.connectionClosed());
+    return stream;
   }
 
   /** Takes a connection slot for `pool` if the cluster has one (closing an idle connection elsewhere if that makes one). */
