@@ -22,7 +22,6 @@ import type { CertificateSource, Identity } from '@ambit/mesh-core/identity';
 import type { ConnectionAttributes } from '../config/types.js';
 import { orUnknown, parseBaggage } from '../telemetry/metrics.js';
 import type { ProxyContext, TunnelContext } from './context.js';
-import type { DownstreamResponse } from './downstream-response.js';
 import { checkH2cUpgrade, prefaceAndSettingsLength, readExactly, synthesizeUpgrade, upgradeFields } from './h2c.js';
 import { handleRequest } from './http-handler.js';
 import { sniff } from './sniff.js';
