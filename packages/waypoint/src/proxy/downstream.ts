@@ -26,6 +26,7 @@ import { checkH2cUpgrade, prefaceAndSettingsLength, readExactly, synthesizeUpgra
 import { handleRequest } from './http-handler.js';
 import { sniff } from './sniff.js';
 import { tcpProxy } from './tcp-proxy.js';
+import { decodeStrings } from '../upstream/connector.js';
 
 export interface DownstreamOptions {
   readonly identity: Identity;
@@ -155,6 +156,7 @@ export class Downstream {
       case 'http1':
         stream.unshift(head);
         this.#tunnels.set(stream, tunnel);
+        decodeStrings(stream);
         this.#h1.emit('connection', stream);
         stream.resume();
         return;

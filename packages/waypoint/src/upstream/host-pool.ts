@@ -14,6 +14,7 @@
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ClusterState } from './cluster-state.js';
+import { decodeStrings } from './connector.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
 
@@ -68,6 +69,7 @@ export class HostPool {
       this.#cluster.connectionClosed();
       throw err;
     }
+    decodeStrings(stream);
     this.#h1.add(stream);
     stream.on('free', () => this.#onFree(stream));
     stream.once('close', () => {
