@@ -254,7 +254,7 @@ export interface Reply {
 export async function get(w: Running, path: string, o: { method?: string; headers?: OutgoingHttpHeaders; body?: string; authority?: string } = {}): Promise<Reply> {
   const tunnel = await w.tunnel(o.authority);
   return new Promise<Reply>((resolve, reject) => {
-    const req = h1request({ method: o.method ?? 'GET', path, headers: { host: 'svc.default.svc.cluster.local', ...o.headers }, createConnection: () => tunnel as never });
+    const req = h1request({ method: o.method ?? 'GET', path, headers: { host: 'svc.default.svc.cluster.local', ...o.headers }, createConnection: () => tunnel });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -269,7 +269,7 @@ export async function get(w: Running, path: string, o: { method?: string; header
 /** An HTTP/2 (prior knowledge) session over a new tunnel. */
 export async function h2session(t: ExecutionContext, w: Running): Promise<ClientHttp2Session> {
   const tunnel = await w.tunnel();
-  const s = h2connect('http://svc.default.svc.cluster.local', { createConnection: () => tunnel as never });
+  const s = h2connect('http://svc.default.svc.cluster.local', { createConnection: () => tunnel });
   s.on('error', () => {});
   t.teardown(() => s.destroy());
   return s;
