@@ -265,6 +265,9 @@ class Forwarding {
       }
       this.#body.attach(ex.sink);
       const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
+      // Whichever loses the race settles later, unobserved.
+      aborted.catch(noop);
+      ex.response.catch(noop);
       const response = await Promise.race([ex.response, aborted]);
       return response;
     } catch (err) {
@@ -412,3 +415,5 @@ function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downs
     },
   );
 }
+
+function noop(): void {}
