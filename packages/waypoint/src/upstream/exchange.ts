@@ -89,6 +89,8 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
     };
     req.on('error', onError);
   });
+  // An abandoned attempt's response may reject with nobody waiting for it.
+  response.catch(noop);
   return {
     host,
     sink: req,
@@ -126,6 +128,7 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
       resolve({ status: Number(h[':status']), headers: fromH2Headers(h), body: stream, trailers: () => trailers });
     });
   });
+  response.catch(noop);
   return {
     host,
     sink: stream,
