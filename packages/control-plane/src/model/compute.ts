@@ -16,14 +16,19 @@
  *   so that unchanged content keeps its object and the snapshot diff is an identity check.
  * - When only a few pods changed (other objects: the same pods at the same positions) and each keeps its
  *   uid, node, identity and a free IP, the previous round is patched instead of walking every pod: a
- *   one-pod edit costs one conversion and a copy of the address map, and `addressesPatchOf` says which
- *   addresses it may have changed, so that the snapshot need not compare the others.
+ *   one-pod edit costs one conversion and a new version of the address map (a `LayeredMap`, which shares
+ *   all but the changed entries with the previous one), and `addressesPatchOf` says which addresses it may
+ *   have changed, so that the snapshot need not compare the others.
+ * - After the frame is rebuilt, service Addresses equal to the previous round's are replaced by those
+ *   objects, as pods' are: content handed on is identical wherever it is unchanged, so the snapshot never
+ *   has to swap objects in (which would leave it holding a map the next patch cannot start from).
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Address, Authorization } from '@ambit/protos';
 import { sortDiagnostics } from '../input/diagnostics.js';
 import type { InputSet } from '../input/input-set.js';
 import type { InputObject, PodObject } from '../input/objects.js';
+import { LayeredMap } from '../lib/layered-map.js';
 import { convertAuthorizationPolicies } from './authorization.js';
 import { ModelContext, type RecordedReport } from './context.js';
 import type { ModelOptions } from './options.js';
@@ -90,8 +95,19 @@ interface CacheState {
   previousWorkloads: ReadonlyMap<string, Address>;
   /** The uids of `previousWorkloads`, sorted. */
   sortedUids: readonly string[];
-  /** The last computation's workloads, the pods and frame they came from, and the content it returned. */
-  round: { readonly frame: Frame; readonly pods: readonly PodObject[]; readonly workloads: BuiltWorkloads; readonly content: MeshContent } | undefined;
+  /**
+   * The last computation's workloads, the pods and frame they came from, the content it returned, and that
+   * content's addresses (the map the next patch derives its version from).
+   */
+  round:
+    | {
+        readonly frame: Frame;
+        readonly pods: readonly PodObject[];
+        readonly workloads: BuiltWorkloads;
+        readonly content: MeshContent;
+        readonly addresses: LayeredMap<string, Address>;
+      }
+    | undefined;
   /** The last input's objects split into pods and others, and each object's index among the pods (-1: not a pod). */
   split: { readonly objects: readonly InputObject[]; readonly pods: readonly PodObject[]; readonly others: readonly InputObject[]; readonly podIndex: Int32Array } | undefined;
 }
@@ -162,7 +178,7 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
   const { pods, others } = splitObjects(state, input.objects);
   let frame = cachedFrame(state, others, options);
   if (frame === undefined) {
-    frame = buildFrame(others, options);
+    frame = buildFrame(others, options, state.round?.addresses);
     state.frame = frame;
     cache.stats.framesBuilt++;
   } else {
@@ -181,13 +197,9 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
   if (patched !== undefined && round !== undefined) {
     // A few pods changed, each keeping its uid, node and identity: the previous content with those swapped.
     cache.stats.roundsPatched++;
-    const base = round.content.addresses;
-    const addresses = new Map(base);
-    const changed = new Set<string>();
-    for (const converted of patched.updated) {
-      addresses.set(converted.uid, converted.address);
-      changed.add(converted.uid);
-    }
+    const base = round.addresses;
+    const addresses = base.update(patched.updated.map((converted) => [converted.uid, converted.address] as const));
+    const changed = new Set(patched.updated.map((converted) => converted.uid));
     const content: MeshContent = {
       addresses,
       authorizations: frame.authorizations,
@@ -195,7 +207,7 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
       diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
     };
     patches.set(content, { base, changed });
-    state.round = { frame, pods, workloads: patched, content };
+    state.round = { frame, pods, workloads: patched, content, addresses };
     state.previousWorkloads = patched.addresses;
     return content;
   }
@@ -206,9 +218,10 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
   state.previousWorkloads = workloads.addresses;
   state.sortedUids = sortedUids;
 
-  const addresses = new Map<string, Address>();
-  for (const uid of sortedUids) addresses.set(uid, workloads.addresses.get(uid)!);
-  for (const [name, address] of frame.serviceAddresses) addresses.set(name, address);
+  const map = new Map<string, Address>();
+  for (const uid of sortedUids) map.set(uid, workloads.addresses.get(uid)!);
+  for (const [name, address] of frame.serviceAddresses) map.set(name, address);
+  const addresses = LayeredMap.adopt(map);
 
   const identitiesByNode = new Map<string, ReadonlySet<string>>();
   for (const node of [...workloads.identitiesByNode.keys()].sort()) {
@@ -221,11 +234,15 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
     identitiesByNode,
     diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
   };
-  state.round = { frame, pods, workloads, content };
+  state.round = { frame, pods, workloads, content, addresses };
   return content;
 }
 
-function buildFrame(objects: readonly InputObject[], options: ModelOptions): Frame {
+/**
+ * The frame of `objects`. Service Addresses equal to those in `previous` (the last round's addresses) are
+ * those objects, so that an unchanged service stays the same object across a rebuilt frame.
+ */
+function buildFrame(objects: readonly InputObject[], options: ModelOptions, previous: ReadonlyMap<string, Address> | undefined): Frame {
   const ctx = new ModelContext(objects, options);
   const { result, reports } = ctx.record(() => {
     const waypoints = new WaypointIndex(ctx);
@@ -236,7 +253,11 @@ function buildFrame(objects: readonly InputObject[], options: ModelOptions): Fra
   });
   const serviceAddresses = [...result.services]
     .sort((a, b) => compare(a.resourceName, b.resourceName))
-    .map((info) => [info.resourceName, { service: info.service, type: 'service' }] as const);
+    .map((info) => {
+      const address: Address = { service: info.service, type: 'service' };
+      const old = previous?.get(info.resourceName);
+      return [info.resourceName, old !== undefined && isDeepStrictEqual(old, address) ? old : address] as const;
+    });
   const authorizations = new Map<string, Authorization>();
   const allPolicies = [...result.policies.map((p) => p.authorization), ...result.peerAuthentications.authorizations];
   for (const authorization of allPolicies.sort((a, b) => compare(resourceName(a), resourceName(b)))) {

@@ -6,11 +6,13 @@
  * is what lets a reconnecting client's `initial_resource_versions` skip unchanged resources). Unchanged
  * message objects, and re-created ones that encode to the same bytes, keep their previous entry, so a
  * snapshot that changes one pod costs one encode-and-compare per resource and hands every stream the
- * same entry objects.
+ * same entry objects. With the model's hint of what changed, only those resources are looked at, and the
+ * table's entries are a new version of the previous table's `LayeredMap` sharing every other entry.
  */
 import { createHash } from 'node:crypto';
 import type { MessageCodec } from '@ambit/protos';
 import type { Address, Authorization } from '@ambit/protos';
+import { LayeredMap, type MapChange } from '../lib/layered-map.js';
 import { formatIp } from './ip-format.js';
 
 /** One encoded resource. Immutable; shared by every stream and every table that holds the same bytes. */
@@ -142,6 +144,8 @@ export class TableBuilder<T extends object> {
   /** Message object → its entry: the model hands unchanged objects through from snapshot to snapshot. */
   #byObject = new WeakMap<T, ResourceEntry>();
   #previous: ResourceTable | undefined;
+  /** The entries of `#previous`, as the persistent map the next hinted build derives its version from. */
+  #previousEntries: LayeredMap<string, ResourceEntry> | undefined;
   #previousResources: ReadonlyMap<string, T> | undefined;
   #previousProblems: readonly EncodeProblem[] = [];
 
@@ -167,23 +171,23 @@ export class TableBuilder<T extends object> {
       return this.#previous;
     }
     const problemsBefore = problems.length;
-    const previous = this.#previous?.entries;
-    let entries: Map<string, ResourceEntry>;
+    const previous = this.#previousEntries;
+    let entries: LayeredMap<string, ResourceEntry>;
     if (changed !== undefined && previous !== undefined) {
-      entries = new Map(previous);
       for (const p of this.#previousProblems) if (!changed.has(p.name)) problems.push(p);
+      const updates: MapChange<string, ResourceEntry>[] = [];
       for (const name of changed) {
         const message = resources.get(name);
-        const entry = message === undefined ? undefined : this.#entryOf(name, message, previous, problems);
-        if (entry === undefined) entries.delete(name);
-        else entries.set(name, entry);
+        updates.push([name, message === undefined ? undefined : this.#entryOf(name, message, previous, problems)]);
       }
+      entries = previous.update(updates);
     } else {
-      entries = new Map<string, ResourceEntry>();
+      const map = new Map<string, ResourceEntry>();
       for (const [name, message] of resources) {
         const entry = this.#entryOf(name, message, previous, problems);
-        if (entry !== undefined) entries.set(name, entry);
+        if (entry !== undefined) map.set(name, entry);
       }
+      entries = LayeredMap.adopt(map);
     }
     const membershipsOf = this.#membershipsOf;
     const table = ResourceTable.withLazyIndex(this.#codec.typeUrl, entries, () => {
@@ -204,6 +208,7 @@ export class TableBuilder<T extends object> {
       return { aliases, members };
     });
     this.#previous = table;
+    this.#previousEntries = entries;
     this.#previousResources = resources;
     this.#previousProblems = problems.slice(problemsBefore);
     return table;
