@@ -26,7 +26,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Address, Authorization } from '@ambit/protos';
 import { sortDiagnostics } from '../input/diagnostics.js';
-import type { InputSet } from '../input/input-set.js';
+import { inputPatchOf, type InputSet } from '../input/input-set.js';
 import type { InputObject, PodObject } from '../input/objects.js';
 import { LayeredMap } from '../lib/layered-map.js';
 import { convertAuthorizationPolicies } from './authorization.js';
@@ -86,8 +86,11 @@ interface Frame {
  * same cache to every `computeMesh` call of one model.
  */
 export class ComputeCache {
-  /** Frames built and reused (for tests and logs). */
-  readonly stats = { framesBuilt: 0, framesReused: 0, roundsPatched: 0 };
+  /**
+   * Frames built and reused, rounds patched, and of those the ones that looked only at the pods the loader
+   * said it replaced (for tests and logs).
+   */
+  readonly stats = { framesBuilt: 0, framesReused: 0, roundsPatched: 0, roundsHinted: 0 };
 }
 
 interface CacheState {
@@ -108,33 +111,58 @@ interface CacheState {
         readonly addresses: LayeredMap<string, Address>;
       }
     | undefined;
-  /** The last input's objects split into pods and others, and each object's index among the pods (-1: not a pod). */
-  split: { readonly objects: readonly InputObject[]; readonly pods: readonly PodObject[]; readonly others: readonly InputObject[]; readonly podIndex: Int32Array } | undefined;
+  /** The last input's split into pods and others. */
+  split: Split | undefined;
+}
+
+/** An input's objects split into pods and the others. */
+interface Split {
+  readonly objects: readonly InputObject[];
+  readonly pods: readonly PodObject[];
+  readonly others: readonly InputObject[];
+  /** Each object's index among the pods (-1: not a pod). */
+  readonly podIndex: Int32Array;
+  /**
+   * When this split was patched from the one before: that split's pods, and the indices of the pods that
+   * may differ from them (every other index holds the same object).
+   */
+  readonly patchedFrom?: {
+    readonly pods: readonly PodObject[];
+    readonly changed: readonly number[];
+    /** Only the objects the loader replaced were looked at (`inputPatchOf`), not every object. */
+    readonly hinted: boolean;
+  };
 }
 
 /** Above this many replaced objects the input is split again rather than patched. */
 const SPLIT_PATCH_LIMIT = 64;
 
 /**
- * `objects` split into pods and the others. When they are the last input's objects with a few pods
- * replaced by pods (a one-pod edit), the last split is patched: the others are the same array, and
- * no 10,000-entry arrays are grown again.
+ * `input`'s objects split into pods and the others. When they are the last input's objects with a few
+ * pods replaced by pods (a one-pod edit), the last split is patched: the others are the same array, and no
+ * 10,000-entry arrays are grown again. When the loader says which objects it replaced (`inputPatchOf`),
+ * only those are looked at.
  */
-function splitObjects(state: CacheState, objects: readonly InputObject[]): { pods: readonly PodObject[]; others: readonly InputObject[] } {
+function splitObjects(state: CacheState, input: InputSet): Split {
+  const objects = input.objects;
   const last = state.split;
   if (last !== undefined && last.objects.length === objects.length) {
+    const hint = inputPatchOf(input);
+    const positions = hint !== undefined && hint.previous.objects === last.objects ? hint.indices : undefined;
+    const count = positions?.length ?? objects.length;
     let pods: PodObject[] | undefined;
-    let replaced = 0;
+    const changed: number[] = [];
     let patchable = true;
-    for (let i = 0; i < objects.length && patchable; i++) {
+    for (let k = 0; k < count && patchable; k++) {
+      const i = positions !== undefined ? positions[k]! : k;
       const object = objects[i]!;
       if (object === last.objects[i]) continue;
       const podIndex = last.podIndex[i]!;
-      patchable = podIndex >= 0 && object.kind === 'Pod' && ++replaced <= SPLIT_PATCH_LIMIT;
+      patchable = podIndex >= 0 && object.kind === 'Pod' && changed.push(podIndex) <= SPLIT_PATCH_LIMIT;
       if (patchable) (pods ??= last.pods.slice())[podIndex] = object as PodObject;
     }
     if (patchable) {
-      const split = { objects, pods: pods ?? last.pods, others: last.others, podIndex: last.podIndex };
+      const split: Split = { objects, pods: pods ?? last.pods, others: last.others, podIndex: last.podIndex, patchedFrom: { pods: last.pods, changed, hinted: positions !== undefined } };
       state.split = split;
       return split;
     }
@@ -152,8 +180,9 @@ function splitObjects(state: CacheState, objects: readonly InputObject[]): { pod
       others.push(object);
     }
   }
-  state.split = { objects, pods, others, podIndex };
-  return { pods, others };
+  const split: Split = { objects, pods, others, podIndex };
+  state.split = split;
+  return split;
 }
 
 const states = new WeakMap<ComputeCache, CacheState>();
@@ -175,7 +204,8 @@ function cachedFrame(state: CacheState, objects: readonly InputObject[], options
 
 export function computeMesh(input: InputSet, options: ModelOptions, cache: ComputeCache = new ComputeCache()): MeshContent {
   const state = stateOf(cache);
-  const { pods, others } = splitObjects(state, input.objects);
+  const split = splitObjects(state, input);
+  const { pods, others } = split;
   let frame = cachedFrame(state, others, options);
   if (frame === undefined) {
     frame = buildFrame(others, options, state.round?.addresses);
@@ -193,10 +223,14 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
     return old !== undefined && isDeepStrictEqual(old, address) ? old : address;
   };
   const round = state.round;
-  const patched = round?.frame === frame ? patchWorkloads(ctx, frame.index, frame.pods, share, round.workloads, round.pods) : undefined;
+  // The split knows which pods changed when it was patched from the pods of the last round.
+  const patchedFrom = split.patchedFrom !== undefined && split.patchedFrom.pods === round?.pods ? split.patchedFrom : undefined;
+  const changedPods = patchedFrom?.changed;
+  const patched = round?.frame === frame ? patchWorkloads(ctx, frame.index, frame.pods, share, round.workloads, round.pods, changedPods) : undefined;
   if (patched !== undefined && round !== undefined) {
     // A few pods changed, each keeping its uid, node and identity: the previous content with those swapped.
     cache.stats.roundsPatched++;
+    if (patchedFrom?.hinted === true) cache.stats.roundsHinted++;
     const base = round.addresses;
     const addresses = base.update(patched.updated.map((converted) => [converted.uid, converted.address] as const));
     const changed = new Set(patched.updated.map((converted) => converted.uid));
