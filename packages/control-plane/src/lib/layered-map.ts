@@ -158,8 +158,15 @@ export class LayeredMap<K, V extends object> implements ReadonlyMap<K, V> {
   /** The same entries over a fresh base with an empty overlay (`this` when the overlay is empty). */
   compact(): LayeredMap<K, V> {
     if (this.overlaySize === 0) return this;
-    const map = new Map<K, V>();
-    for (const [key, value] of this.#entries()) map.set(key, value);
+    // The engine's own Map copy is several times faster than iterating entry by entry. Then the overlay is
+    // replayed as Map operations: a set on an existing key keeps its place, a delete removes it, and the
+    // appended keys (a removed base key set again among them) go last: the order `entries()` gives.
+    const map = new Map<K, V>(this.#base);
+    for (const [key, slot] of this.#replaced) {
+      if (slot === REMOVED) map.delete(key);
+      else map.set(key, slot);
+    }
+    for (const [key, value] of this.#appended) map.set(key, value);
     return new LayeredMap(map, empty(), empty(), map.size);
   }
 
