@@ -124,9 +124,9 @@ export class LocalMesh {
   readonly #processes = new Map<string, MeshProcess>();
   #controlPlane: MeshProcess | undefined;
   #closed = false;
-  readonly #removeDirOnExit = (): void => rmSync(this.dir, { recursive: true, force: true });
+  readonly #removeDirOnExit: () => void;
 
-  private constructor(cluster: Testbed, dir: string, controlPlaneNode: string, logger: Logger, waitMs: number) {
+  private constructor(cluster: Testbed, dir: string, removeDirOnExit: () => void, controlPlaneNode: string, logger: Logger, waitMs: number) {
     this.cluster = cluster;
     this.dir = dir;
     this.configDir = path.join(dir, 'config');
@@ -135,7 +135,7 @@ export class LocalMesh {
     this.xdsAddress = `${cluster.nodes.get(controlPlaneNode)!.ip}:${XDS_PORT}`;
     this.#logger = logger;
     this.#waitMs = waitMs;
-    process.on('exit', this.#removeDirOnExit);
+    this.#removeDirOnExit = removeDirOnExit;
   }
 
   /**
@@ -146,6 +146,9 @@ export class LocalMesh {
   static async start(options: LocalMeshOptions): Promise<LocalMesh> {
     const logger = (options.logger ?? silentLogger()).child({ component: 'local-mesh' });
     const dir = await mkdtemp(path.join(tmpdir(), 'ambit-mesh-'));
+    // From here on, however the process ends (a signal handler's process.exit included), the directory goes.
+    const removeDirOnExit = (): void => rmSync(dir, { recursive: true, force: true });
+    process.on('exit', removeDirOnExit);
     let mesh: LocalMesh | undefined;
     let cluster: Testbed | undefined;
     try {
@@ -159,7 +162,7 @@ export class LocalMesh {
         if (!nodes.includes(node)) throw new LocalMeshError('LOCAL_MESH_ERR_UNKNOWN_NODE', `${option}: no node named ${node} (nodes: ${nodes.join(', ')})`);
       }
       cluster = await Testbed.create(topology, { ...(options.prefix === undefined ? {} : { prefix: options.prefix }), logger });
-      mesh = new LocalMesh(cluster, dir, cpNode, logger, options.waitMs ?? DEFAULT_WAIT_MS);
+      mesh = new LocalMesh(cluster, dir, removeDirOnExit, cpNode, logger, options.waitMs ?? DEFAULT_WAIT_MS);
       await mesh.#startControlPlane(options.controlPlaneLogLevel ?? 'info');
       const ztunnelOptions = { env: options.ztunnelEnv ?? {}, nodeArgs: options.ztunnelNodeArgs ?? [] };
       await Promise.all((options.ztunnelNodes ?? nodes).map((node) => mesh!.startZtunnel(node, ztunnelOptions)));
@@ -176,6 +179,7 @@ export class LocalMesh {
       if (mesh) await mesh.destroy();
       else {
         await cluster?.destroy();
+        process.off('exit', removeDirOnExit);
         await rm(dir, { recursive: true, force: true });
       }
       throw err;
