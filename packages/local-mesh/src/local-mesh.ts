@@ -412,7 +412,7 @@ export class LocalMesh {
     this.#controlPlane = new MeshProcess('control-plane', this.controlPlaneNode, child);
     // Ready once it has published the root and every node's token (written after it listens).
     const files = ['root-cert.pem', ...[...this.cluster.nodes.keys()].map((n) => path.join('node-tokens', `${n}.token`))].map((f) => path.join(this.stateDir, f));
-    await this.#awaitReady(this.#controlPlane, async () => (await Promise.all(files.map(exists))).every(Boolean), 'the control plane to publish its root and node tokens', this.#waitMs);
+    await this.#awaitReady(this.#controlPlane, async () => (await Promise.all(files.map(exists))).every(Boolean), 'the control plane to publish its root and node tokens (it writes a node\'s token once the node has a pod in the mesh: every node needs one)', this.#waitMs);
   }
 
   /** Waits for `ready`; on failure kills the process and throws LOCAL_MESH_ERR_START naming it and its output. */
