@@ -162,8 +162,7 @@ const REDIRECT_CODES = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEM
 /** Compiles `Route.redirect` at `at`. */
 export function compileRedirect(r: envoy.RedirectAction, at: string): RedirectAction {
   refuseFields(r, ['regex_rewrite'], at);
-  if (r.https_redirect === true && r.scheme_redirect !== undefined) invalid(at, 'sets both https_redirect and scheme_redirect');
-  if (r.path_redirect !== undefined && r.prefix_rewrite !== undefined) invalid(at, 'sets both path_redirect and prefix_rewrite');
+  // https_redirect/scheme_redirect and path_redirect/prefix_rewrite are oneofs: the wire holds one of each.
   const scheme = r.https_redirect === true ? 'https' : r.scheme_redirect?.toLowerCase();
   if (scheme !== undefined && !/^[a-z][a-z0-9+.-]*$/.test(scheme)) invalid(join(at, 'scheme_redirect'), `${JSON.stringify(scheme)} is not a URI scheme`);
   const portRedirect = r.port_redirect ?? 0;
