@@ -106,10 +106,10 @@ function serviceOf(c: envoy.Cluster, name: string, at: string): { serviceHost: s
   const istio = c.metadata?.filter_metadata?.['istio'];
   const services = istio?.fields?.['services'];
   if (services !== undefined) {
-    const first = services.list_value?.values?.[0]?.struct_value?.fields;
-    const host = first?.['host']?.string_value ?? '';
+    const first = services.listValue?.values?.[0]?.structValue?.fields;
+    const host = first?.['host']?.stringValue ?? '';
     if (host === '') invalid(join(at, 'metadata.filter_metadata.istio.services[0].host'), 'is missing or not a string');
-    return { serviceHost: host, subset: first?.['subset']?.string_value ?? '' };
+    return { serviceHost: host, subset: first?.['subset']?.stringValue ?? '' };
   }
   // `outbound|<port>|<subset>|<host>`, Istio's cluster names.
   const parts = name.split('|');

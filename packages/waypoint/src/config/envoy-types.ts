@@ -30,15 +30,15 @@ export interface RuntimeFractionalPercent {
   runtime_key?: string;
 }
 
-// ---- google.protobuf.Struct (keepCase) ----
+// ---- google.protobuf.Struct: protobufjs's built-in definition names its fields in camelCase ----
 
 export interface StructValue {
-  null_value?: EnumValue<'NULL_VALUE'>;
-  number_value?: number;
-  string_value?: string;
-  bool_value?: boolean;
-  struct_value?: Struct;
-  list_value?: { values?: StructValue[] };
+  nullValue?: EnumValue<'NULL_VALUE'>;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: Struct;
+  listValue?: { values?: StructValue[] };
   kind?: string;
 }
 
