@@ -20,6 +20,7 @@ const FAULT_TYPE = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
 
 /** The application protocols that mark a filter chain as the HTTP one. */
 export const HTTP_APPLICATION_PROTOCOLS: readonly string[] = Object.freeze(['http/1.1', 'h2c']);
+const HTTP_SORTED = [...HTTP_APPLICATION_PROTOCOLS].sort();
 
 /** An HTTP chain before its route table is resolved. */
 export type HttpChainSpec = Omit<HttpChain, 'routeTable'> & { readonly routeConfigName: string };
@@ -188,7 +189,7 @@ function chainKind(match: envoy.FilterChainMatch | undefined, at: string): 'http
   const protocols = list(match?.application_protocols);
   if (protocols.length === 0) return 'tcp';
   const sorted = [...protocols].sort();
-  if (sorted.length === HTTP_APPLICATION_PROTOCOLS.length && sorted.every((p, i) => p === HTTP_APPLICATION_PROTOCOLS[i])) return 'http';
+  if (sorted.length === HTTP_SORTED.length && sorted.every((p, i) => p === HTTP_SORTED[i])) return 'http';
   return invalid(join(at, 'application_protocols'), `${JSON.stringify(protocols)} is neither [http/1.1, h2c] (HTTP) nor empty (TCP)`);
 }
 
