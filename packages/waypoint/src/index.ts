@@ -62,7 +62,7 @@ export {
   CLUSTER_TYPE_URL,
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
 } from './config/snapshot-builder.js';
-export type { SnapshotBuilderOptions, WaypointSnapshotListener } from './config/snapshot-builder.js';
+export type { SnapshotBuilderOptions, WaypointSnapshotEvents, WaypointSnapshotListener } from './config/snapshot-builder.js';
 export { listenerResourceType, routeConfigurationResourceType, clusterResourceType, loadAssignmentResourceType, addressResourceType } from './config/resource-types.js';
 export { WaypointXdsUpdater, WaypointUpdaterClosedError } from './config/xds-updater.js';
 export type { WaypointXdsUpdaterOptions } from './config/xds-updater.js';

@@ -41,7 +41,7 @@ function A(address: Address): ResourceBatch<AddressInfo> {
 function builder(clock = new FakeClock()): { b: WaypointSnapshotBuilder; published: WaypointSnapshot[]; clock: FakeClock } {
   const b = new WaypointSnapshotBuilder({ listenerName: LISTENER, identity: IDENTITY, clock });
   const published: WaypointSnapshot[] = [];
-  b.onSnapshot((s) => published.push(s));
+  b.on('change', (s) => published.push(s));
   return { b, published, clock };
 }
 
@@ -62,7 +62,7 @@ test('the builder follows the chain of references and waits until every one reso
   t.deepEqual(b.wanted().get(ADDRESS_TYPE_URL), ['*']);
   t.deepEqual(b.pending(), [`Listener "${LISTENER}"`]);
   b.applyListeners(L());
-  t.is(b.current, undefined);
+  t.is(b.current(), undefined);
   t.deepEqual(b.wanted().get(ROUTE_CONFIGURATION_TYPE_URL), [WEB_CHAIN]);
   t.deepEqual(b.wanted().get(CLUSTER_TYPE_URL), [DB_CLUSTER, WEB_ALL].sort(), 'TCP chains name clusters directly');
   b.applyRouteConfigurations(R());
@@ -79,7 +79,7 @@ test('the builder follows the chain of references and waits until every one reso
   b.applyLoadAssignments(E(DB_CLUSTER, ['10.244.3.7']));
   t.is(published.length, 1);
   t.deepEqual(b.pending(), []);
-  const s = b.current!;
+  const s = b.current()!;
   t.is(published[0], s);
   t.is(s.identity, IDENTITY);
   t.is(s.version, '1');
@@ -100,7 +100,7 @@ test('the builder follows the chain of references and waits until every one reso
 test('snapshots are immutable all the way down', (t) => {
   const { b } = builder();
   feedAll(b);
-  const s = b.current!;
+  const s = b.current()!;
   t.true(Object.isFrozen(s));
   t.true(s.bindings instanceof ImmutableMap);
   t.true(Object.isFrozen(s.bindings) && Object.isFrozen(s.clusters));
@@ -130,7 +130,7 @@ test('endpoints take their transport and workload from the Address of their IP',
   b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/web-v1', '10.244.1.5', true, 'web')));
   b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/legacy', '10.244.2.6', false, 'legacy')));
   feedAll(b);
-  const endpoint = (cluster: string, ip: string) => b.current!.clusters.get(cluster)!.endpoints.find((e) => e.ip === ip)!;
+  const endpoint = (cluster: string, ip: string) => b.current()!.clusters.get(cluster)!.endpoints.find((e) => e.ip === ip)!;
   t.deepEqual(endpoint(WEB_V1, '10.244.1.5').transport, { kind: 'hbone', identity: 'spiffe://cluster.local/ns/default/sa/web', hbonePort: 15008 });
   t.deepEqual(endpoint(WEB_V1, '10.244.1.5').workload, { name: 'web-v1', namespace: 'default', serviceAccount: 'web' });
   t.deepEqual(endpoint(WEB_V2, '10.244.2.6').transport, { kind: 'plain' }, 'a workload without HBONE is reached plain');
@@ -166,7 +166,7 @@ test('a missing reference holds the snapshot back for the initial fetch timeout,
   t.is(published.length, 0);
   clock.advance(1);
   t.is(published.length, 1);
-  const s = b.current!;
+  const s = b.current()!;
   t.false(s.clusters.has(WEB_V2), 'a cluster that never came is absent (503 NC)');
   t.deepEqual(s.clusters.get(DB_CLUSTER)!.endpoints, [], 'a load assignment that never came: no endpoints');
   t.deepEqual(b.pending().sort(), [`Cluster "${WEB_V2}"`, `ClusterLoadAssignment "${DB_CLUSTER}"`].sort());
@@ -175,8 +175,8 @@ test('a missing reference holds the snapshot back for the initial fetch timeout,
   t.is(published.length, 1);
   b.applyLoadAssignments(E(WEB_V2, ['10.244.2.6']));
   t.is(published.length, 2);
-  t.deepEqual(b.current!.clusters.get(WEB_V2)!.endpoints.map((e) => e.ip), ['10.244.2.6']);
-  t.is(b.current!.version, '2');
+  t.deepEqual(b.current()!.clusters.get(WEB_V2)!.endpoints.map((e) => e.ip), ['10.244.2.6']);
+  t.is(b.current()!.version, '2');
 });
 
 test('a missing route configuration becomes an empty route table after the timeout', (t) => {
@@ -185,9 +185,9 @@ test('a missing route configuration becomes an empty route table after the timeo
   b.applyClusters(C(WEB_ALL, DB_CLUSTER));
   b.applyLoadAssignments(E(WEB_ALL, []));
   b.applyLoadAssignments(E(DB_CLUSTER, []));
-  t.is(b.current, undefined);
+  t.is(b.current(), undefined);
   clock.advance(15_000);
-  const table = b.current!.bindings.get(`${WEB_VIP}:80`)!.http!.routeTable;
+  const table = b.current()!.bindings.get(`${WEB_VIP}:80`)!.http!.routeTable;
   t.deepEqual(table, { name: WEB_CHAIN, virtualHosts: [] });
 });
 
@@ -203,7 +203,7 @@ test('changes to resources the listener does not reference publish nothing', (t)
   // A referenced one does.
   b.applyLoadAssignments(E(WEB_V1, ['10.244.1.5', '10.244.1.8']));
   t.is(published.length, 2);
-  t.is(b.current!.clusters.get(WEB_V1)!.endpoints.length, 2);
+  t.is(b.current()!.clusters.get(WEB_V1)!.endpoints.length, 2);
 });
 
 test('the wanted names follow route changes and drop what is no longer referenced', (t) => {
@@ -213,7 +213,7 @@ test('the wanted names follow route changes and drop what is no longer reference
   t.is(published.length, 2);
   t.deepEqual(b.wanted().get(CLUSTER_TYPE_URL), [DB_CLUSTER, WEB_ALL, WEB_V1].sort());
   t.deepEqual(b.wanted().get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL), [DB_CLUSTER, WEB_ALL, WEB_V1].sort());
-  t.false(b.current!.clusters.has(WEB_V2), 'an unreferenced cluster leaves the snapshot');
+  t.false(b.current()!.clusters.has(WEB_V2), 'an unreferenced cluster leaves the snapshot');
   // The xDS client drops the unsubscribed resources through the handlers: nothing changes.
   b.applyClusters(batch<ClusterSpec>(CLUSTER_TYPE_URL, [], [WEB_V2]));
   b.applyLoadAssignments(batch<CompiledLoadAssignment>(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, [], [WEB_V2]));
@@ -227,11 +227,11 @@ test('a removed referenced resource is waited for again; a removed listener unbi
   t.is(published.length, 1, 'held back while the assignment is missing');
   clock.advance(15_000);
   t.is(published.length, 2);
-  t.deepEqual(b.current!.clusters.get(WEB_V1)!.endpoints, []);
+  t.deepEqual(b.current()!.clusters.get(WEB_V1)!.endpoints, []);
   b.applyListeners(batch<CompiledListener>(LISTENER_TYPE_URL, [], [LISTENER]));
   t.is(published.length, 3);
-  t.is(b.current!.bindings.size, 0);
-  t.is(b.current!.clusters.size, 0);
+  t.is(b.current()!.bindings.size, 0);
+  t.is(b.current()!.clusters.size, 0);
   t.deepEqual(b.wanted().get(ROUTE_CONFIGURATION_TYPE_URL), []);
   t.deepEqual(b.wanted().get(CLUSTER_TYPE_URL), []);
 });
@@ -239,22 +239,27 @@ test('a removed referenced resource is waited for again; a removed listener unbi
 test('listeners: a throwing one does not stop the others; unsubscribing works; closed builders refuse batches', async (t) => {
   const { b, published, clock } = builder();
   const seen: [string, string | undefined][] = [];
-  b.onSnapshot(() => {
+  b.on('change', () => {
     throw new Error('listener bug');
   });
-  const off = b.onSnapshot((s, previous) => seen.push([s.version, previous?.version]));
+  const record = (s: WaypointSnapshot, previous: WaypointSnapshot | undefined): void => void seen.push([s.version, previous?.version]);
+  b.on('change', record);
+  const once: string[] = [];
+  b.once('change', (s) => once.push(s.version));
   feedAll(b);
   t.deepEqual(seen, [['1', undefined]]);
   t.is(published.length, 1);
-  off();
+  b.off('change', record);
   b.applyLoadAssignments(E(WEB_V1, ['10.244.1.9']));
   t.deepEqual(seen, [['1', undefined]]);
+  t.deepEqual(once, ['1'], 'a once listener runs once');
   t.is(published.length, 2);
   // A pending timer is cancelled by close.
   b.applyLoadAssignments(batch<CompiledLoadAssignment>(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, [], [WEB_V1]));
   t.is(clock.pendingTimers, 1);
   await b.close();
   t.is(clock.pendingTimers, 0);
+  t.is(b.listenerCount('change'), 0);
   t.throws(() => b.applyListeners(L()), { message: /closed/ });
   t.throws(() => b.applyAddresses(A(workloadAddress('u/x', '10.1.1.1', true))), { message: /closed/ });
   t.throws(() => new WaypointSnapshotBuilder({ listenerName: '', identity: IDENTITY }), { instanceOf: RangeError });

@@ -58,7 +58,7 @@ async function setup(t: ExecutionContext): Promise<Setup> {
   const builder = new WaypointSnapshotBuilder({ listenerName: LISTENER, identity: IDENTITY });
   t.teardown(() => builder.destroy());
   const snapshots: WaypointSnapshot[] = [];
-  builder.onSnapshot((s) => snapshots.push(s));
+  builder.on('change', (s) => snapshots.push(s));
   const updater = new WaypointXdsUpdater({ client, builder });
   t.teardown(() => updater.destroy());
   client.start();
@@ -71,7 +71,7 @@ function nextNack(server: MiniAdsServer): Promise<Nack> {
 
 test('the waypoint follows Listener → routes → clusters → endpoints by name and builds its snapshot', async (t) => {
   const { server, builder, updater, snapshots } = await setup(t);
-  const s = await until('the first snapshot', () => builder.current);
+  const s = await until('the first snapshot', () => builder.current());
   // Nothing was published before every reference resolved: the first snapshot is complete.
   const first = snapshots[0]!;
   t.deepEqual([...first.clusters.keys()].sort(), [...CLUSTERS].sort());
@@ -82,7 +82,7 @@ test('the waypoint follows Listener → routes → clusters → endpoints by nam
   const endpoint = s.clusters.get(WEB_V1)!.endpoints[0]!;
   // The Address may land after the load assignment: wait for the snapshot that has it.
   const hbone = await until('the HBONE endpoint', () => {
-    const e = builder.current!.clusters.get(WEB_V1)!.endpoints[0]!;
+    const e = builder.current()!.clusters.get(WEB_V1)!.endpoints[0]!;
     return e.transport.kind === 'hbone' ? e : undefined;
   });
   t.deepEqual(hbone.transport, { kind: 'hbone', identity: 'spiffe://cluster.local/ns/default/sa/web', hbonePort: 15008 });
@@ -99,7 +99,7 @@ test('the waypoint follows Listener → routes → clusters → endpoints by nam
 
 test('an invalid resource is NACKed with resource, field and reason; the last good snapshot keeps serving', async (t) => {
   const { server, builder } = await setup(t);
-  const good = await until('the first snapshot', () => builder.current);
+  const good = await until('the first snapshot', () => builder.current());
   const nack = nextNack(server);
   server.set(
     ROUTE_CONFIGURATION_TYPE_URL,
@@ -112,39 +112,39 @@ test('an invalid resource is NACKed with resource, field and reason; the last go
     error.includes(`RouteConfiguration "${WEB_CHAIN}": virtual_hosts[0].routes[0].match.safe_regex.regex: look-ahead is not supported`),
     error,
   );
-  t.is(builder.current, good, 'nothing was applied');
+  t.is(builder.current(), good, 'nothing was applied');
   // A broken Listener is refused the same way, naming the field inside the filter's typed_config.
   const listenerNack = nextNack(server);
   server.set(LISTENER_TYPE_URL, LISTENER, encode(T.listener, { ...listener(), filter_chains: [], default_filter_chain: { name: 'x' } }));
   t.regex((await listenerNack).error, new RegExp(`Listener "${LISTENER.replace(/\//g, '\\/')}": default_filter_chain: is not supported`));
-  t.is(builder.current, good);
+  t.is(builder.current(), good);
   // A fixed version is applied.
   server.set(ROUTE_CONFIGURATION_TYPE_URL, WEB_CHAIN, encode(T.route, webRoutes([{ name: WEB_V1, weight: 50 }, { name: WEB_V2, weight: 50 }])));
-  const next = await until('the fixed snapshot', () => (builder.current !== good ? builder.current : undefined));
+  const next = await until('the fixed snapshot', () => (builder.current() !== good ? builder.current() : undefined));
   const action = next.bindings.get(`${WEB_VIP}:80`)!.http!.routeTable.virtualHosts[0]!.routes[0]!.action as ForwardAction;
   t.deepEqual(action.clusters.map((c) => c.weight), [50, 50]);
 });
 
 test('subscriptions follow the routes: clusters no longer referenced are unsubscribed with their endpoints', async (t) => {
   const { server, builder, updater } = await setup(t);
-  await until('the first snapshot', () => builder.current);
+  await until('the first snapshot', () => builder.current());
   server.set(ROUTE_CONFIGURATION_TYPE_URL, WEB_CHAIN, encode(T.route, webRoutes([{ name: WEB_V1, weight: 100 }])));
   await until('v2 unsubscribed', () => !server.subscribed(CLUSTER_TYPE_URL).includes(WEB_V2) && !server.subscribed(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).includes(WEB_V2));
-  t.false(builder.current!.clusters.has(WEB_V2));
+  t.false(builder.current()!.clusters.has(WEB_V2));
   t.deepEqual(updater.subscriptions().get(CLUSTER_TYPE_URL), [DB_CLUSTER, WEB_ALL, WEB_V1].sort());
   t.true(server.requests.some((r) => r.type_url === CLUSTER_TYPE_URL && (r.resource_names_unsubscribe ?? []).includes(WEB_V2)));
   // And back: v2 is asked for again and returns to the snapshot.
   server.set(ROUTE_CONFIGURATION_TYPE_URL, WEB_CHAIN, encode(T.route, webRoutes()));
-  const back = await until('v2 back with its endpoints', () => (builder.current!.clusters.get(WEB_V2)?.endpoints.length === 1 ? builder.current : undefined));
+  const back = await until('v2 back with its endpoints', () => (builder.current()!.clusters.get(WEB_V2)?.endpoints.length === 1 ? builder.current() : undefined));
   t.is(back.clusters.get(WEB_V2)!.endpoints[0]!.ip, '10.244.2.6');
 });
 
 test('after close the updater refuses batches, which the client NACKs', async (t) => {
   const { server, builder, updater } = await setup(t);
-  const before = await until('the first snapshot', () => builder.current);
+  const before = await until('the first snapshot', () => builder.current());
   await updater.close();
   const nack = nextNack(server);
   server.set(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, WEB_V1, encode(T.cla, loadAssignment(WEB_V1, ['10.244.1.9'])));
   t.regex((await nack).error, /the waypoint xDS updater is closed/);
-  t.is(builder.current, before);
+  t.is(builder.current(), before);
 });

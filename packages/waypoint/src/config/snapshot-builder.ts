@@ -12,6 +12,7 @@
  * It also says which names the xDS client should ask for (`wanted()`), which follows from what it holds:
  * the xDS glue (`WaypointXdsUpdater`) turns changes of it into subscribe/unsubscribe calls.
  */
+import { EventEmitter } from 'node:events';
 import { ADDRESS_TYPE_URL } from '@ambit/protos';
 import type { Rejection, ResourceBatch } from '@ambit/xds';
 import { realClock, type Clock, type Timer } from '@ambit/mesh-core/lifecycle';
@@ -47,6 +48,11 @@ export interface SnapshotBuilderOptions {
 /** Called with each published snapshot and the one it replaced (undefined for the first). */
 export type WaypointSnapshotListener = (current: WaypointSnapshot, previous: WaypointSnapshot | undefined) => void;
 
+/** The builder's events: `change` after every published snapshot. */
+export interface WaypointSnapshotEvents {
+  change: [current: WaypointSnapshot, previous: WaypointSnapshot | undefined];
+}
+
 const NO_REJECTIONS: readonly Rejection[] = Object.freeze([]);
 const EMPTY_NAMES: readonly string[] = Object.freeze([]);
 const WILDCARD: readonly string[] = Object.freeze(['*']);
@@ -54,7 +60,11 @@ const WILDCARD: readonly string[] = Object.freeze(['*']);
 /** A reference that did not resolve: `RouteConfiguration "name"`. */
 type MissingKey = string;
 
-export class WaypointSnapshotBuilder {
+/**
+ * Also the data path's snapshot source: `current()` and the `change` event. A listener that throws is
+ * logged and does not affect the others, the published snapshot, or the ACK of the response applied.
+ */
+export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents> {
   readonly #listenerName: string;
   readonly #identity: string;
   readonly #timeoutMs: number;
@@ -74,10 +84,10 @@ export class WaypointSnapshotBuilder {
   #timer: Timer | undefined;
   #current: WaypointSnapshot | undefined;
   #generation = 0;
-  readonly #subscribers = new Set<WaypointSnapshotListener>();
   #closed = false;
 
   constructor(options: SnapshotBuilderOptions) {
+    super();
     if (options.listenerName === '') throw new RangeError('listenerName is empty');
     this.#listenerName = options.listenerName;
     this.#identity = options.identity;
@@ -87,20 +97,13 @@ export class WaypointSnapshotBuilder {
   }
 
   /** The last published snapshot; undefined until the first one. The data path reads it once per request. */
-  get current(): WaypointSnapshot | undefined {
+  current(): WaypointSnapshot | undefined {
     return this.#current;
   }
 
   /** References not resolved yet, e.g. `Cluster "outbound|80||web.default.svc.cluster.local"` (for readiness and logs). */
   pending(): string[] {
     return [...this.#missing()];
-  }
-
-  /** Calls `listener` after every published snapshot; returns the function that unsubscribes it. */
-  onSnapshot(listener: WaypointSnapshotListener): () => void {
-    const entry: WaypointSnapshotListener = (c, p) => listener(c, p);
-    this.#subscribers.add(entry);
-    return () => void this.#subscribers.delete(entry);
   }
 
   /** The names to ask the server for, per type URL, following the references of what is held. */
@@ -173,7 +176,7 @@ export class WaypointSnapshotBuilder {
     return NO_REJECTIONS;
   }
 
-  /** Stops the timer and listeners; later batches throw (the xDS client NACKs them). */
+  /** Stops the timer and drops the `change` listeners; later batches throw (the xDS client NACKs them). */
   close(): Promise<void> {
     this.destroy();
     return Promise.resolve();
@@ -183,7 +186,7 @@ export class WaypointSnapshotBuilder {
     this.#closed = true;
     this.#timer?.cancel();
     this.#timer = undefined;
-    this.#subscribers.clear();
+    this.removeAllListeners('change');
   }
 
   // ---- internals ----
@@ -331,9 +334,10 @@ export class WaypointSnapshotBuilder {
     const previous = this.#current;
     this.#current = next;
     this.#logger.debug({ version: next.version, bindings: next.bindings.size, clusters: next.clusters.size }, 'published waypoint snapshot');
-    for (const subscriber of [...this.#subscribers]) {
+    // Not `emit`: a throwing listener would abort the others and fail the xDS handler (a NACK).
+    for (const listener of this.rawListeners('change') as WaypointSnapshotListener[]) {
       try {
-        subscriber(next, previous);
+        listener.call(this, next, previous);
       } catch (err) {
         this.#logger.error({ err, version: next.version }, 'a snapshot listener threw; the snapshot stays published');
       }
