@@ -22,6 +22,7 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CertificateSource, Identity, WorkloadCertificate } from '../identity/index.js';
@@ -114,6 +115,13 @@ export interface HboneServerOptions {
    * relayed (`aToB`: client to upstream) and the reason it broke, if it did. A throw is logged.
    */
   onTunnelClosed?: (req: InboundTunnelRequest, result: RelayResult) => void;
+  /**
+   * Serves authorized tunnels in this process instead of relaying them to an upstream socket (a waypoint
+   * terminates the traffic it carries). Called once per tunnel, right after the 200 response, with the
+   * CONNECT stream, which it then owns: it reads, writes and ends or destroys it. When given,
+   * `connectUpstream` and `onTunnelClosed` are not used. A throw resets the tunnel and is logged.
+   */
+  serveTunnel?: (stream: Duplex, req: InboundTunnelRequest) => void;
   logger?: Logger;
   keepalive?: KeepaliveOptions;
   http2?: Partial<Http2Tuning>;
@@ -143,6 +151,7 @@ export class HboneServer {
   readonly #authorize: HboneServerOptions['authorize'];
   readonly #connectUpstream: (req: InboundTunnelRequest) => Promise<Socket>;
   readonly #onTunnelClosed: HboneServerOptions['onTunnelClosed'];
+  readonly #serveTunnel: HboneServerOptions['serveTunnel'];
   readonly #log: Logger;
   readonly #keepalive: KeepaliveOptions;
   readonly #tuning: Http2Tuning;
@@ -179,6 +188,7 @@ export class HboneServer {
     const upstreamTimeout = o.upstreamConnectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#connectUpstream = o.connectUpstream ?? ((req) => connectTcp(req.target, upstreamTimeout));
     this.#onTunnelClosed = o.onTunnelClosed;
+    this.#serveTunnel = o.serveTunnel;
     this.#log = (o.logger ?? silentLogger()).child({ component: 'hbone-server' });
     this.#keepalive = o.keepalive ?? DEFAULT_KEEPALIVE;
     this.#tuning = resolveTuning(DEFAULT_SERVER_TUNING, o.http2);
@@ -448,6 +458,10 @@ export class HboneServer {
         return;
       }
     }
+    if (this.#serveTunnel !== undefined) {
+      this.#serve(stream, req, this.#serveTunnel);
+      return;
+    }
     let upstream: Socket;
     try {
       upstream = await this.#connectUpstream(req);
@@ -468,6 +482,19 @@ export class HboneServer {
       'HBONE tunnel closed',
     );
     this.#closed(req, result);
+  }
+
+  /** Hands an authorized tunnel to `serveTunnel` (see the option). */
+  #serve(stream: ServerHttp2Stream, req: InboundTunnelRequest, serve: (stream: Duplex, req: InboundTunnelRequest) => void): void {
+    // The client may have given up while authorize ran.
+    if (stream.destroyed || stream.closed) return;
+    stream.respond({ ':status': 200 });
+    try {
+      serve(stream, req);
+    } catch (err) {
+      this.#log.error({ err, 'src.identity': req.peerIdentity.uri, 'dst.addr': req.authority }, 'serveTunnel threw; resetting the tunnel');
+      stream.close(h2constants.NGHTTP2_INTERNAL_ERROR);
+    }
   }
 
   #closed(req: InboundTunnelRequest, result: RelayResult): void {

@@ -89,6 +89,11 @@ export interface QueryParameterMatcher {
 export interface PathMatcher {
   matches(path: string): boolean;
   readonly description: string;
+  /**
+   * The configured prefix of a `prefix` or `path_separated_prefix` matcher (undefined for `path` and
+   * `safe_regex`): `prefix_rewrite` (route and redirect) replaces that many leading characters of the path.
+   */
+  readonly prefix: string | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------

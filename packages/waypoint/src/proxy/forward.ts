@@ -1,0 +1,419 @@
+/**
+ * The router: forwards one request to a cluster with the route's resilience settings.
+ *
+ * 1. A weighted cluster is picked; its request header operations apply, then the route's, then the
+ *    virtual host's (most specific first, as Envoy by default).
+ * 2. Circuit breaker: `maxRequests` requests in flight in the cluster answer 503 `UO`; so does a full
+ *    pending queue (see `HostPool`).
+ * 3. Mirrors (by ppm) get a copy with `-shadow` appended to the host name; their responses are dropped and
+ *    nothing of theirs is awaited.
+ * 4. Attempts: a host is picked by the cluster's balancer (ring hash and Maglev use the request's hash),
+ *    the request is sent, and the response head awaited under the per-try and route timeouts. A failed
+ *    attempt (a retriable status, a reset, a connect failure, a per-try timeout) is retried while the
+ *    policy has retries left, the cluster is below `maxRetries` concurrent retries and the body is still
+ *    replayable, after an exponential backoff with full jitter. Once a response head is passed to the
+ *    client nothing is retried.
+ * 5. The response streams back with back-pressure (`pipe`); the route timeout covers it until its end, as
+ *    Envoy's does. A failure after the head resets the client's stream.
+ *
+ * Every attempt reports to outlier detection.
+ */
+import type { Readable } from 'node:stream';
+import type { ClientHttp2Stream } from 'node:http2';
+import type { ForwardAction, Route, VirtualHost, WeightedCluster } from '../config/types.js';
+import { applyMutation, firstValue, isEmptyMutation, type HeaderMap } from '../route/headers.js';
+import type { ClusterState } from '../upstream/cluster-state.js';
+import { UpstreamError } from '../upstream/errors.js';
+import { startExchange, type Exchange, type RequestHead, type UpstreamResponse } from '../upstream/exchange.js';
+import type { Host } from '../upstream/host.js';
+import { recordOutcome, type AttemptOutcome } from '../upstream/outlier.js';
+import type { ProxyContext } from './context.js';
+import { localReply, type DownstreamResponse } from './downstream-response.js';
+import type { RequestRecord } from './record.js';
+import { RequestBody } from './request-body.js';
+
+export interface ForwardRequest {
+  readonly action: ForwardAction;
+  readonly route: Route;
+  readonly vhost: VirtualHost;
+  readonly method: string;
+  /** Path (rewritten) and query. */
+  readonly path: string;
+  readonly authority: string;
+  readonly headers: HeaderMap;
+  readonly downstreamProtocol: 'http1' | 'http2';
+  readonly hash: number | undefined;
+  readonly src: Readable;
+  readonly res: DownstreamResponse;
+  readonly record: RequestRecord;
+}
+
+/** Picks one of the weighted clusters (`random` ∈ [0, 1)). */
+export function pickWeighted(action: ForwardAction, random: number): WeightedCluster {
+  const clusters = action.clusters;
+  if (clusters.length === 1) return clusters[0]!;
+  let r = random * action.totalWeight;
+  for (const c of clusters) {
+    r -= c.weight;
+    if (r < 0) return c;
+  }
+  return clusters[clusters.length - 1]!;
+}
+
+/** `reviews:9080` → `reviews-shadow:9080` (Envoy's shadow host). */
+export function shadowHost(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  if (colon > 0 && authority.lastIndexOf(']') < colon) return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
+  return `${authority}-shadow`;
+}
+
+type AttemptFailure = { readonly outcome: AttemptOutcome; readonly error: UpstreamError };
+
+export async function forward(ctx: ProxyContext, f: ForwardRequest): Promise<void> {
+  const { action, record, res } = f;
+  const wc = pickWeighted(action, ctx.random());
+  const cluster = ctx.clusters.get(wc.cluster);
+  if (cluster === undefined) {
+    localReply(res, record, 503, 'no cluster found', 'NC', `cluster_not_found{${wc.cluster}}`);
+    drain(f.src);
+    return;
+  }
+  record.cluster = cluster;
+  const headers = f.headers;
+  if (!isEmptyMutation(wc.requestHeaders)) applyMutation(headers, wc.requestHeaders);
+  if (!isEmptyMutation(f.route.requestHeaders)) applyMutation(headers, f.route.requestHeaders);
+  if (!isEmptyMutation(f.vhost.requestHeaders)) applyMutation(headers, f.vhost.requestHeaders);
+  const config = cluster.config;
+  if (cluster.counters.requests >= config.circuitBreaker.maxRequests) {
+    localReply(res, record, 503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_max_requests');
+    drain(f.src);
+    return;
+  }
+  const protocol = config.protocol === 'downstream' ? f.downstreamProtocol : config.protocol;
+  const head: RequestHead = { method: f.method, path: f.path, authority: f.authority, headers };
+  const body = new RequestBody(f.src, ctx.limits.retryBufferBytes);
+  record.body = body;
+  for (const m of action.mirrors) {
+    if (ctx.random() * 1_000_000 < m.ppm) mirror(ctx, m.cluster, { ...head, authority: shadowHost(f.authority), headers: { ...headers } }, f.downstreamProtocol, body, f.hash);
+  }
+  await new Forwarding(ctx, f, cluster, protocol, head, body, wc).run();
+}
+
+/** One request's attempts and its response (see the module comment). */
+class Forwarding {
+  readonly #ctx: ProxyContext;
+  readonly #f: ForwardRequest;
+  readonly #cluster: ClusterState;
+  readonly #protocol: 'http1' | 'http2';
+  readonly #head: RequestHead;
+  readonly #body: RequestBody;
+  readonly #wc: WeightedCluster;
+  readonly #routeAbort = new AbortController();
+  #routeTimer: { cancel(): void } | undefined;
+  #timedOut = false;
+  #current: Exchange | undefined;
+  #response: UpstreamResponse | undefined;
+  #done = false;
+  #finish!: () => void;
+
+  constructor(ctx: ProxyContext, f: ForwardRequest, cluster: ClusterState, protocol: 'http1' | 'http2', head: RequestHead, body: RequestBody, wc: WeightedCluster) {
+    this.#ctx = ctx;
+    this.#f = f;
+    this.#cluster = cluster;
+    this.#protocol = protocol;
+    this.#head = head;
+    this.#body = body;
+    this.#wc = wc;
+  }
+
+  run(): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      this.#finish = resolve;
+    });
+    const timeoutMs = this.#f.action.timeoutMs;
+    if (timeoutMs > 0) this.#routeTimer = this.#ctx.clock.setTimeout(this.#onRouteTimeout, timeoutMs);
+    // The client going away ends everything (flag DC).
+    this.#f.res.once('close', this.#onDownstreamClose);
+    void this.#attempts();
+    return done;
+  }
+
+  readonly #onRouteTimeout = (): void => {
+    this.#timedOut = true;
+    this.#f.record.addFlag('UT');
+    this.#routeAbort.abort(new UpstreamError('WP_ERR_TIMEOUT', `no complete upstream response within the route timeout of ${this.#f.action.timeoutMs} ms`));
+    if (this.#response !== undefined) {
+      // Streaming already: the only honest signal left is a reset.
+      this.#current?.reset();
+      this.#f.res.destroy();
+      this.#end();
+    }
+  };
+
+  readonly #onDownstreamClose = (): void => {
+    if (this.#done) return;
+    if (!this.#f.res.writableFinished) {
+      this.#f.record.addFlag('DC');
+      this.#current?.reset();
+      this.#routeAbort.abort(new UpstreamError('WP_ERR_CLOSED', 'the client went away'));
+    }
+    this.#end();
+  };
+
+  #end(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#routeTimer?.cancel();
+    this.#f.res.off('close', this.#onDownstreamClose);
+    this.#finish();
+  }
+
+  async #attempts(): Promise<void> {
+    const retry = this.#f.action.retry;
+    const record = this.#f.record;
+    for (let attempt = 0; ; attempt++) {
+      const isRetry = attempt > 0;
+      if (isRetry) this.#cluster.counters.retries++;
+      let result: UpstreamResponse | AttemptFailure;
+      let host: Host | undefined;
+      try {
+        host = this.#cluster.pick(this.#ctx.clock.now(), this.#f.hash);
+        if (host === undefined) {
+          this.#fail(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+          return;
+        }
+        record.upstream = host;
+        result = await this.#attempt(host);
+      } finally {
+        if (isRetry) this.#cluster.counters.retries--;
+      }
+      if (this.#done) return;
+      const outcome: AttemptOutcome = 'status' in result ? { kind: 'status', status: result.status } : result.outcome;
+      recordOutcome(this.#cluster.config.outlierDetection, host, outcome, this.#cluster.hosts, this.#ctx.clock.now());
+      const canRetry =
+        retry !== undefined &&
+        attempt < retry.numRetries &&
+        !this.#timedOut &&
+        this.#body.replayable &&
+        retriable(retry.on, outcome) &&
+        this.#cluster.counters.retries < this.#cluster.config.circuitBreaker.maxRetries;
+      if ('status' in result) {
+        if (!canRetry) {
+          this.#respond(result);
+          return;
+        }
+        // A response we will not use: reset rather than read it (the connection is not reused).
+        this.#current?.reset();
+        this.#attemptDone(host);
+      } else {
+        this.#attemptDone(host);
+        if (!canRetry) {
+          if (this.#timedOut) this.#fail(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
+          else {
+            if (retry !== undefined && attempt > 0 && attempt >= retry.numRetries) record.addFlag('URX');
+            const e = result.error;
+            const status = e.code === 'WP_ERR_TIMEOUT' ? 504 : 503;
+            const text = e.code === 'WP_ERR_TIMEOUT' ? 'upstream request timeout' : e.code === 'WP_ERR_OVERFLOW' ? 'upstream connect error or disconnect/reset before headers. reset reason: overflow' : `upstream connect error or disconnect/reset before headers. reset reason: ${e.message}`;
+            this.#fail(status, text, e.flag, e.code.toLowerCase());
+          }
+          return;
+        }
+      }
+      const base = retry.backoffBaseMs * 2 ** attempt;
+      const delay = Math.floor(this.#ctx.random() * Math.min(retry.backoffMaxMs, base));
+      if (delay > 0) await this.#sleep(delay);
+      if (this.#done || this.#timedOut) {
+        if (this.#timedOut && !this.#done) this.#fail(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
+        return;
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = this.#ctx.clock.setTimeout(() => {
+        this.#routeAbort.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        t.cancel();
+        resolve();
+      };
+      this.#routeAbort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** One attempt up to the response head. Never rejects. */
+  async #attempt(host: Host): Promise<UpstreamResponse | AttemptFailure> {
+    const perTryMs = this.#f.action.retry?.perTryTimeoutMs ?? 0;
+    const abort = new AbortController();
+    const onRouteAbort = (): void => abort.abort(this.#routeAbort.signal.reason);
+    if (this.#routeAbort.signal.aborted) return failure(this.#routeAbort.signal.reason);
+    this.#routeAbort.signal.addEventListener('abort', onRouteAbort, { once: true });
+    const perTry =
+      perTryMs > 0
+        ? this.#ctx.clock.setTimeout(() => abort.abort(new UpstreamError('WP_ERR_TIMEOUT', `no response head from ${host.key} within the per-try timeout of ${perTryMs} ms`)), perTryMs)
+        : undefined;
+    this.#cluster.counters.requests++;
+    host.active++;
+    try {
+      const ex = await startExchange(this.#cluster, host, this.#protocol, this.#head, abort.signal);
+      this.#current = ex;
+      if (abort.signal.aborted) {
+        ex.reset();
+        return failure(abort.signal.reason);
+      }
+      this.#body.attach(ex.sink);
+      const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
+      // Whichever loses the race settles later, unobserved.
+      aborted.catch(noop);
+      ex.response.catch(noop);
+      const response = await Promise.race([ex.response, aborted]);
+      return response;
+    } catch (err) {
+      this.#body.detach();
+      this.#current?.reset();
+      return failure(err);
+    } finally {
+      perTry?.cancel();
+      this.#routeAbort.signal.removeEventListener('abort', onRouteAbort);
+    }
+  }
+
+  #attemptDone(host: Host): void {
+    this.#cluster.counters.requests--;
+    host.active--;
+    this.#current = undefined;
+  }
+
+  #fail(status: number, text: string, flag: string, details: string): void {
+    localReply(this.#f.res, this.#f.record, status, text, flag, details);
+    this.#end();
+  }
+
+  #respond(r: UpstreamResponse): void {
+    const { res, record } = this.#f;
+    this.#response = r;
+    const host = record.upstream!;
+    const headers = r.headers;
+    if (!isEmptyMutation(this.#wc.responseHeaders)) applyMutation(headers, this.#wc.responseHeaders);
+    if (!isEmptyMutation(this.#f.route.responseHeaders)) applyMutation(headers, this.#f.route.responseHeaders);
+    if (!isEmptyMutation(this.#f.vhost.responseHeaders)) applyMutation(headers, this.#f.vhost.responseHeaders);
+    record.status = r.status;
+    const grpc = firstValue(headers, 'grpc-status');
+    if (grpc !== undefined) record.grpcStatus = grpc;
+    res.writeHead(r.status, headers);
+    const body = r.body;
+    body.on('data', record.countSent);
+    body.pipe(res, { end: false });
+    const finish = (): void => {
+      body.off('data', record.countSent);
+      body.unpipe(res);
+      this.#attemptDone(host);
+    };
+    body.once('end', () => {
+      if (this.#done) return;
+      const h2 = body as Partial<ClientHttp2Stream>;
+      if (typeof h2.rstCode === 'number' && h2.rstCode !== 0) {
+        finish();
+        this.#broken('UR');
+        return;
+      }
+      const trailers = r.trailers();
+      if (trailers !== undefined) {
+        const g = firstValue(trailers, 'grpc-status');
+        if (g !== undefined) record.grpcStatus = g;
+        res.addTrailers(trailers);
+      }
+      finish();
+      res.end();
+      this.#end();
+    });
+    body.once('error', () => {
+      if (this.#done) return;
+      finish();
+      this.#broken('UR');
+    });
+  }
+
+  /** The upstream broke after the head was passed on: reset the client's stream. */
+  #broken(flag: string): void {
+    this.#f.record.addFlag(flag);
+    this.#f.res.destroy();
+    this.#end();
+  }
+}
+
+function failure(err: unknown): AttemptFailure {
+  const error = err instanceof UpstreamError ? err : new UpstreamError('WP_ERR_RESET', err instanceof Error ? err.message : String(err), { cause: err });
+  const outcome: AttemptOutcome =
+    error.code === 'WP_ERR_CONNECT' ? { kind: 'connect-failure' } : error.code === 'WP_ERR_TIMEOUT' ? { kind: 'timeout' } : { kind: 'reset' };
+  return { outcome, error };
+}
+
+/** Whether the retry policy covers this outcome (Envoy's retry_on semantics). */
+export function retriable(on: ReadonlySet<string>, outcome: AttemptOutcome): boolean {
+  switch (outcome.kind) {
+    case 'status': {
+      const s = outcome.status;
+      if (on.has('5xx') && s >= 500) return true;
+      if (on.has('gateway-error') && (s === 502 || s === 503 || s === 504)) return true;
+      return on.has('retriable-4xx') && s === 409;
+    }
+    case 'connect-failure':
+      return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
+    case 'reset':
+      return on.has('reset') || on.has('5xx') || on.has('gateway-error');
+    case 'timeout':
+      return on.has('5xx') || on.has('gateway-error');
+  }
+}
+
+/** Reads and drops a request body we will not forward (so that the connection stays usable). */
+export function drain(src: Readable): void {
+  src.resume();
+}
+
+/** A mirrored copy: fire and forget, bounded by the mirror cluster's own circuit breaker. */
+function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downstream: 'http1' | 'http2', body: RequestBody, hash: number | undefined): void {
+  const cluster = ctx.clusters.get(clusterName);
+  if (cluster === undefined || cluster.counters.requests >= cluster.config.circuitBreaker.maxRequests) return;
+  const host = cluster.pick(ctx.clock.now(), hash);
+  if (host === undefined) return;
+  const protocol = cluster.config.protocol === 'downstream' ? downstream : cluster.config.protocol;
+  cluster.counters.requests++;
+  host.active++;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    cluster.counters.requests--;
+    host.active--;
+  };
+  startExchange(cluster, host, protocol, head, new AbortController().signal).then(
+    (ex) => {
+      if (!body.mirror(ex.sink)) {
+        ex.reset();
+        release();
+        return;
+      }
+      ex.response.then(
+        (r) => {
+          r.body.once('close', release);
+          r.body.once('end', release);
+          r.body.resume();
+        },
+        (err: unknown) => {
+          release();
+          ctx.logger.debug({ err, cluster: clusterName }, 'mirror request failed');
+        },
+      );
+    },
+    (err: unknown) => {
+      release();
+      ctx.logger.debug({ err, cluster: clusterName }, 'mirror request could not start');
+    },
+  );
+}
+
+function noop(): void {}

@@ -1,0 +1,229 @@
+/**
+ * One HTTP request through the waypoint, the same for HTTP/1.1 and HTTP/2 (Node's compatibility API):
+ *
+ *   parse + normalize the target (400 on a malformed one) → RequestAttributes → virtual host and route →
+ *   JWT (401) → RBAC (403) → no route? (404 NR) → fault delay, fault abort → direct response | redirect |
+ *   forward (see `forward.ts`)
+ *
+ * Route selection happens before the filters but its absence is answered after them, as in Envoy (the
+ * router is the last filter), so an unknown path still needs a valid token and an allowed identity. The
+ * snapshot is read once, when the request arrives; a swap during the request does not affect it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { ForwardAction, HttpChain, RequestAttributes, RequestAuthentication, Route, VirtualHost } from '../config/types.js';
+import { addHeader, firstValue, headerMapFromRaw, applyMutation, isEmptyMutation, type HeaderMap } from '../route/headers.js';
+import { parseTarget, type ParsedTarget } from '../route/path.js';
+import { redirectLocation, rewritePath } from '../route/rewrite.js';
+import { parseQuery, selectRoute, selectVirtualHost } from '../route/select.js';
+import { newRequestId, propagateTrace } from '../route/trace.js';
+import { combineHash, hash52 } from '../upstream/hash.js';
+import type { ProxyContext, TunnelContext } from './context.js';
+import { localReply, type DownstreamResponse } from './downstream-response.js';
+import { drain, forward } from './forward.js';
+import { RequestRecord } from './record.js';
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+
+export async function handleRequest(ctx: ProxyContext, tunnel: TunnelContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
+  const started = ctx.clock.now();
+  const protocol = req.httpVersionMajor === 2 ? 'http2' : 'http1';
+  const snapshot = ctx.snapshot();
+  const binding = snapshot.bindings.get(tunnel.bindingKey);
+  const rawHost = protocol === 'http2' ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host;
+  const host = (rawHost ?? tunnel.bindingKey).toLowerCase();
+  const method = req.method ?? 'GET';
+  const record = new RequestRecord(method, req.url ?? '', host, protocol, binding?.destinationService ?? 'unknown', started);
+  res.once('close', () => record.finish(ctx, tunnel, ctx.clock.now()));
+  const chain = binding?.http;
+  if (chain === undefined) {
+    localReply(res, record, 503, `${tunnel.bindingKey} is no longer bound to this waypoint`, 'NR', 'binding_removed');
+    drain(req);
+    return;
+  }
+  const target = parseTarget(req.url ?? '', chain.pathNormalization);
+  if ('error' in target) {
+    localReply(res, record, 400, `Bad Request: ${target.error}`, 'DPE', 'path_normalization_failed');
+    drain(req);
+    return;
+  }
+  record.path = target.hasQuery ? `${target.path}?${target.query}` : target.path;
+  try {
+    await route(ctx, tunnel, req, res, record, chain, target, host, method, protocol);
+  } catch (err) {
+    ctx.logger.error({ err, path: record.path }, 'request handling failed');
+    localReply(res, record, 500, 'internal error', undefined, 'internal_error');
+    drain(req);
+  }
+}
+
+async function route(
+  ctx: ProxyContext,
+  tunnel: TunnelContext,
+  req: DownstreamRequest,
+  res: DownstreamResponse,
+  record: RequestRecord,
+  chain: HttpChain,
+  target: ParsedTarget,
+  host: string,
+  method: string,
+  protocol: 'http1' | 'http2',
+): Promise<void> {
+  const attrs: RequestAttributes = {
+    method,
+    path: target.path,
+    query: target.query,
+    host,
+    headers: attributeHeaders(req.rawHeaders),
+    scheme: (firstHeader(req, 'x-forwarded-proto') ?? 'http').toLowerCase(),
+  };
+  const vhost = selectVirtualHost(chain.routeTable, host);
+  const matched = vhost === undefined ? undefined : selectRoute(vhost, attrs);
+  let auth: RequestAuthentication | undefined;
+  if (!chain.jwt.empty) {
+    const outcome = await chain.jwt.authenticate(attrs);
+    if (outcome.kind === 'failed') {
+      const www = `Bearer realm="http://${host}${target.path}", error="invalid_token"`;
+      const headers = Object.create(null) as HeaderMap;
+      headers['www-authenticate'] = www;
+      localReply(res, record, 401, 'Jwt verification fails', undefined, `jwt_authn_access_denied{${outcome.reason}}`, headers);
+      drain(req);
+      return;
+    }
+    if (outcome.kind === 'verified') auth = outcome.auth;
+  }
+  if (!chain.rbac.empty) {
+    const decision = chain.rbac.evaluate(attrs, tunnel.connection, auth);
+    if (!decision.allowed) {
+      localReply(res, record, 403, 'RBAC: access denied', undefined, `rbac_access_denied_matched_policy[${decision.policy ?? 'none'}]`);
+      drain(req);
+      return;
+    }
+  }
+  if (vhost === undefined || matched === undefined) {
+    localReply(res, record, 404, '', 'NR', 'route_not_found');
+    drain(req);
+    return;
+  }
+  record.route = matched.name;
+  if (matched.fault !== undefined) {
+    const { delay, abort } = matched.fault;
+    if (delay !== undefined && ctx.random() * 1_000_000 < delay.ppm) {
+      record.addFlag('DI');
+      await new Promise<void>((resolve) => ctx.clock.setTimeout(resolve, delay.fixedMs));
+      if (res.destroyed) return;
+    }
+    if (abort !== undefined && ctx.random() * 1_000_000 < abort.ppm) {
+      localReply(res, record, abort.status, 'fault filter abort', 'FI', 'fault_filter_abort');
+      drain(req);
+      return;
+    }
+  }
+  const action = matched.action;
+  switch (action.kind) {
+    case 'direct-response': {
+      const headers = responseMutations(matched, vhost);
+      localReply(res, record, action.status, action.body, undefined, 'direct_response', headers);
+      drain(req);
+      return;
+    }
+    case 'redirect': {
+      const headers = responseMutations(matched, vhost);
+      headers['location'] = redirectLocation(action, matched.path, { scheme: attrs.scheme, host, path: target.path, query: target.query, hasQuery: target.hasQuery });
+      localReply(res, record, action.status, '', undefined, 'redirect', headers);
+      drain(req);
+      return;
+    }
+    case 'forward': {
+      const headers = headerMapFromRaw(req.rawHeaders);
+      for (const name of chain.jwt.stripHeaders) delete headers[name];
+      addHeader(headers, 'x-forwarded-for', tunnel.connection.sourceIp);
+      headers['x-forwarded-proto'] ??= attrs.scheme;
+      const requestId = firstValue(headers, 'x-request-id') ?? newRequestId();
+      headers['x-request-id'] = requestId;
+      record.requestId = requestId;
+      record.traceId = propagateTrace(headers);
+      const path = rewritePath(action, matched.path, target.path);
+      await forward(ctx, {
+        action,
+        route: matched,
+        vhost,
+        method,
+        path: target.hasQuery ? `${path}?${target.query}` : path,
+        authority: action.hostRewrite ?? host,
+        headers,
+        downstreamProtocol: protocol,
+        hash: requestHash(action.hashPolicies, attrs, tunnel),
+        src: req,
+        res,
+        record,
+      });
+      return;
+    }
+  }
+}
+
+function responseMutations(route: Route, vhost: VirtualHost): HeaderMap {
+  const headers = Object.create(null) as HeaderMap;
+  if (!isEmptyMutation(route.responseHeaders)) applyMutation(headers, route.responseHeaders);
+  if (!isEmptyMutation(vhost.responseHeaders)) applyMutation(headers, vhost.responseHeaders);
+  return headers;
+}
+
+/** Headers for matching and policy: every value of every header, in order, pseudo-headers left out. */
+function attributeHeaders(raw: readonly string[]): ReadonlyMap<string, readonly string[]> {
+  const map = new Map<string, string[]>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name.charCodeAt(0) === 58) continue;
+    const list = map.get(name);
+    if (list === undefined) map.set(name, [raw[i + 1]!]);
+    else list.push(raw[i + 1]!);
+  }
+  return map;
+}
+
+function firstHeader(req: DownstreamRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : v?.[0];
+}
+
+/** The request's hash for ring hash and Maglev, from the route's hash policies (undefined: none applied). */
+export function requestHash(policies: ForwardHashPolicies, attrs: RequestAttributes, tunnel: TunnelContext): number | undefined {
+  let hash: number | undefined;
+  for (const p of policies) {
+    let value: string | undefined;
+    switch (p.kind) {
+      case 'header':
+        value = attrs.headers.get(p.name)?.[0];
+        break;
+      case 'query':
+        value = parseQuery(attrs.query).get(p.name)?.[0];
+        break;
+      case 'cookie':
+        value = cookie(attrs.headers.get('cookie'), p.name);
+        break;
+      case 'source-ip':
+        value = tunnel.connection.sourceIp;
+        break;
+    }
+    if (value === undefined) continue;
+    const h = hash52(value);
+    hash = hash === undefined ? h : combineHash(hash, h);
+    if (p.terminal) break;
+  }
+  return hash;
+}
+
+type ForwardHashPolicies = ForwardAction['hashPolicies'];
+
+function cookie(headers: readonly string[] | undefined, name: string): string | undefined {
+  if (headers === undefined) return undefined;
+  for (const h of headers) {
+    for (const part of h.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,111 @@
+/**
+ * Everything known about one request by the time it ends, filled in along the way, then turned into one
+ * metric observation and one access-log line (`finish`, exactly once, when the response is done or the
+ * stream went away).
+ */
+import type { ProxyContext, TunnelContext } from './context.js';
+import type { Host } from '../upstream/host.js';
+import type { ClusterState } from '../upstream/cluster-state.js';
+import { namespaceOf, orUnknown, serviceParts, type HttpLabels } from '../telemetry/metrics.js';
+
+export class RequestRecord {
+  status = 0;
+  /** Envoy response flags, comma-joined ('-' when none). */
+  flags = '-';
+  details: string | undefined;
+  route: string | undefined;
+  cluster: ClusterState | undefined;
+  upstream: Host | undefined;
+  bytesReceived = 0;
+  /** The forwarded body, whose count wins over `bytesReceived` once set. */
+  body: { readonly bytes: number } | undefined;
+  bytesSent = 0;
+  traceId: string | undefined;
+  requestId: string | undefined;
+  grpcStatus: string | undefined;
+  path: string;
+  readonly method: string;
+  readonly authority: string;
+  readonly protocol: 'http1' | 'http2';
+  readonly started: number;
+  readonly destinationService: string;
+  #finished = false;
+
+  constructor(method: string, path: string, authority: string, protocol: 'http1' | 'http2', destinationService: string, started: number) {
+    this.method = method;
+    this.path = path;
+    this.authority = authority;
+    this.protocol = protocol;
+    this.destinationService = destinationService;
+    this.started = started;
+  }
+
+  addFlag(flag: string): void {
+    if (this.flags === '-') this.flags = flag;
+    else if (!this.flags.split(',').includes(flag)) this.flags = `${this.flags},${flag}`;
+  }
+
+  readonly countSent = (chunk: Buffer): void => {
+    this.bytesSent += chunk.length;
+  };
+
+  /** Records the request (once). */
+  finish(ctx: ProxyContext, tunnel: TunnelContext, now: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const durationMs = now - this.started;
+    if (this.body !== undefined) this.bytesReceived = this.body.bytes;
+    const ep = this.upstream?.endpoint;
+    const cluster = this.cluster?.config;
+    const service = cluster?.serviceHost ?? this.destinationService;
+    const [serviceName, serviceNamespace] = serviceParts(service);
+    const destPrincipal = ep?.transport.kind === 'hbone' ? ep.transport.identity : undefined;
+    const isGrpc = this.grpcStatus !== undefined;
+    const labels: HttpLabels = {
+      reporter: 'waypoint',
+      source_workload: tunnel.source.workload,
+      source_workload_namespace: tunnel.source.namespace,
+      source_principal: orUnknown(tunnel.connection.sourcePrincipal),
+      source_app: tunnel.source.app,
+      source_version: tunnel.source.version,
+      source_cluster: tunnel.source.cluster,
+      destination_workload: orUnknown(ep?.workload?.name),
+      destination_workload_namespace: ep?.workload?.namespace ?? namespaceOf(destPrincipal),
+      destination_principal: orUnknown(destPrincipal),
+      destination_app: 'unknown',
+      destination_version: 'unknown',
+      destination_service: orUnknown(service),
+      destination_service_name: serviceName,
+      destination_service_namespace: serviceNamespace,
+      destination_cluster: 'unknown',
+      request_protocol: isGrpc ? 'grpc' : 'http',
+      response_code: String(this.status),
+      grpc_response_status: this.grpcStatus ?? '',
+      response_flags: this.flags,
+      connection_security_policy: 'mutual_tls',
+    };
+    ctx.metrics.record(labels, durationMs, this.bytesReceived, this.bytesSent);
+    ctx.accessLog.request({
+      method: this.method,
+      path: this.path,
+      authority: this.authority,
+      protocol: this.protocol === 'http2' ? 'HTTP/2' : 'HTTP/1.1',
+      status: this.status,
+      flags: this.flags,
+      details: this.details,
+      durationMs,
+      bytesReceived: this.bytesReceived,
+      bytesSent: this.bytesSent,
+      route: this.route,
+      cluster: cluster?.name,
+      upstream: this.upstream?.key,
+      sourceAddress: tunnel.sourceAddress,
+      sourceIdentity: tunnel.connection.sourcePrincipal,
+      destinationAddress: tunnel.bindingKey,
+      destinationService: service,
+      destinationIdentity: destPrincipal,
+      traceId: this.traceId,
+      requestId: this.requestId,
+    });
+  }
+}

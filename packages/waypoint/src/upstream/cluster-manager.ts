@@ -1,0 +1,78 @@
+/**
+ * The clusters of the current snapshot, by name, and everything the waypoint keeps about their hosts
+ * across snapshots (`ClusterState`). `update(snapshot)` is called on every snapshot swap: clusters that
+ * stay are updated in place (hosts keep their outlier state and connections), new ones are created, and
+ * removed ones have their connections closed once idle.
+ */
+import type { Clock } from '@ambit/mesh-core/lifecycle';
+import type { WaypointSnapshot } from '../config/types.js';
+import { ClusterState } from './cluster-state.js';
+import type { Connector } from './connector.js';
+import type { RandomSource } from './load-balancer.js';
+
+export interface ClusterManagerOptions {
+  readonly connector: Connector;
+  readonly clock: Clock;
+  readonly random?: RandomSource;
+}
+
+export class ClusterManager {
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly #connector: Connector;
+  readonly #clusters = new Map<string, ClusterState>();
+  #identity = '';
+  #snapshot: WaypointSnapshot | undefined;
+
+  constructor(o: ClusterManagerOptions) {
+    this.#connector = o.connector;
+    this.clock = o.clock;
+    this.random = o.random ?? Math.random;
+  }
+
+  /** Applies a snapshot (idempotent for the same snapshot object). */
+  update(snapshot: WaypointSnapshot): void {
+    if (snapshot === this.#snapshot) return;
+    this.#snapshot = snapshot;
+    this.#identity = snapshot.identity;
+    for (const [name, cluster] of snapshot.clusters) {
+      const state = this.#clusters.get(name);
+      if (state === undefined) {
+        this.#clusters.set(
+          name,
+          new ClusterState(cluster, (host) => this.#connector.open(host, this.#identity, this.#clusters.get(name)?.config.connectTimeoutMs ?? cluster.connectTimeoutMs), this.random),
+        );
+      } else if (state.config !== cluster) {
+        state.update(cluster);
+      }
+    }
+    for (const [name, state] of this.#clusters) {
+      if (!snapshot.clusters.has(name)) {
+        state.close();
+        this.#clusters.delete(name);
+      }
+    }
+  }
+
+  get(name: string): ClusterState | undefined {
+    return this.#clusters.get(name);
+  }
+
+  /** Per cluster: counters and hosts with their ejection state (for `/config_dump` and tests). */
+  stats(): Record<string, { counters: ClusterState['counters']; hosts: { key: string; active: number; ejected: boolean; ejections: number }[] }> {
+    const out: ReturnType<ClusterManager['stats']> = {};
+    const now = this.clock.now();
+    for (const [name, s] of this.#clusters) {
+      out[name] = { counters: { ...s.counters }, hosts: s.hosts.map((h) => ({ key: h.key, active: h.active, ejected: h.isEjected(now), ejections: h.ejections })) };
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const s of this.#clusters.values()) s.close();
+  }
+
+  destroy(): void {
+    for (const s of this.#clusters.values()) s.destroy();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * One attempt of one request to one host: a connection from the host's pool, the request head sent over
+ * HTTP/1.1 (Node's `http` client on our pooled stream) or HTTP/2 (a stream of a pooled session), the body
+ * written by the caller to `sink`, and the response head as a promise. The response body and trailers come
+ * from `UpstreamResponse`. The cluster's request counter and the host's in-flight count cover the attempt
+ * from its start until `finish()`.
+ */
+import { request as h1request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import type { ClusterState } from './cluster-state.js';
+import { UpstreamError } from './errors.js';
+import type { Host } from './host.js';
+import { addHeader, headerMapFromRaw, type HeaderMap } from '../route/headers.js';
+
+export interface RequestHead {
+  readonly method: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly authority: string;
+  readonly headers: HeaderMap;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly body: Readable;
+  /** The trailers, once the body has ended (undefined when there were none). */
+  trailers(): HeaderMap | undefined;
+}
+
+/** A started attempt. */
+export interface Exchange {
+  readonly host: Host;
+  /** Write the request body here, then `end()` it. */
+  readonly sink: Writable;
+  readonly response: Promise<UpstreamResponse>;
+  /** Abandons the attempt (the upstream sees a reset). */
+  reset(): void;
+}
+
+/** Starts an attempt; rejects when no connection can be had (`UO`, `UF`). */
+export async function startExchange(cluster: ClusterState, host: Host, protocol: 'http1' | 'http2', head: RequestHead, signal: AbortSignal): Promise<Exchange> {
+  const pool = cluster.pool(host);
+  if (protocol === 'http2') {
+    const session = await pool.acquireH2(signal);
+    return h2Exchange(session, host, head, () => pool.streamClosed(session));
+  }
+  const socket = await pool.acquireH1(signal);
+  return h1Exchange(socket, host, head);
+}
+
+/** A stand-in for an http.Agent that hands the request the connection we already hold, and keeps it alive. */
+class HeldConnection {
+  readonly keepAlive = true;
+  readonly #socket: Duplex;
+  constructor(socket: Duplex) {
+    this.#socket = socket;
+  }
+  addRequest(req: ClientRequest): void {
+    req.onSocket(this.#socket as never);
+  }
+}
+
+function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
+  const headers: HeaderMap = { ...head.headers, host: head.authority };
+  const req = h1request({
+    method: head.method,
+    path: head.path,
+    headers,
+    setHost: false,
+    agent: new HeldConnection(socket) as never,
+  });
+  const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    req.once('response', (res: IncomingMessage) => {
+      req.off('error', onError);
+      // After the head, a failure shows on the body stream.
+      req.on('error', (err: Error) => res.destroy(err));
+      resolve({
+        status: res.statusCode ?? 502,
+        headers: headerMapFromRaw(res.rawHeaders),
+        body: res,
+        trailers: () => (res.rawTrailers.length === 0 ? undefined : headerMapFromRaw(res.rawTrailers)),
+      });
+    });
+    const onError = (err: Error & { code?: string }): void => {
+      const protocolError = typeof err.code === 'string' && err.code.startsWith('HPE_');
+      reject(new UpstreamError(protocolError ? 'WP_ERR_PROTOCOL' : 'WP_ERR_RESET', `${host.key}: ${err.message}`, { cause: err }));
+    };
+    req.on('error', onError);
+  });
+  // An abandoned attempt's response may reject with nobody waiting for it.
+  response.catch(noop);
+  return {
+    host,
+    sink: req,
+    response,
+    reset: () => {
+      req.destroy();
+      socket.destroy();
+    },
+  };
+}
+
+function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, onClose: () => void): Exchange {
+  let stream: ClientHttp2Stream;
+  try {
+    stream = session.request({ ...head.headers, ':method': head.method, ':path': head.path, ':authority': head.authority, ':scheme': 'http' }, { endStream: false });
+  } catch (err) {
+    onClose();
+    throw new UpstreamError('WP_ERR_RESET', `${host.key}: cannot open an HTTP/2 stream: ${(err as Error).message}`, { cause: err });
+  }
+  stream.once('close', onClose);
+  let trailers: HeaderMap | undefined;
+  stream.once('trailers', (t: IncomingHttpHeaders) => {
+    trailers = fromH2Headers(t);
+  });
+  const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    const onError = (err: Error): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: ${err.message}`, { cause: err }));
+    const onEarlyClose = (): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: the stream closed before a response (RST code ${stream.rstCode ?? 'none'})`));
+    stream.once('error', onError);
+    stream.once('close', onEarlyClose);
+    stream.once('response', (h: IncomingHttpHeaders) => {
+      stream.off('error', onError);
+      stream.off('close', onEarlyClose);
+      // The body's consumer handles later errors; this keeps one from being thrown meanwhile.
+      stream.on('error', noop);
+      resolve({ status: Number(h[':status']), headers: fromH2Headers(h), body: stream, trailers: () => trailers });
+    });
+  });
+  response.catch(noop);
+  return {
+    host,
+    sink: stream,
+    response,
+    reset: () => stream.close(h2constants.NGHTTP2_CANCEL),
+  };
+}
+
+/** An HTTP/2 header object (pseudo-headers dropped) as a header map. */
+export function fromH2Headers(h: IncomingHttpHeaders): HeaderMap {
+  const map: HeaderMap = Object.create(null) as HeaderMap;
+  for (const name of Object.keys(h)) {
+    if (name.charCodeAt(0) === 58) continue;
+    const v = h[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string') addHeader(map, name, v);
+    else for (const x of v) addHeader(map, name, x);
+  }
+  return map;
+}
+
+function noop(): void {}

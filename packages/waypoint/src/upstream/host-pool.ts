@@ -1,0 +1,171 @@
+/**
+ * The connections of one host of one cluster, within the cluster's circuit-breaker limits:
+ *
+ * - HTTP/1.1: keep-alive connections, one request at a time each. A request takes an idle connection, or
+ *   opens one while the cluster is below `maxConnections`, or waits as pending while fewer than
+ *   `maxPendingRequests` wait, or fails with `UO`. A waiter is woken whenever a connection of the cluster
+ *   goes idle or closes; if the cluster is full of idle connections to *other* hosts, one is closed to make
+ *   room (otherwise a skewed pick could wait forever).
+ * - HTTP/2: sessions multiplexing up to the peer's `maxConcurrentStreams` streams; a new session is opened
+ *   (within `maxConnections`) when every session is full.
+ *
+ * Each connection runs over a stream from the `Connector` (an HBONE tunnel or TCP).
+ */
+import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { ClusterState } from './cluster-state.js';
+import { decodeStrings } from './connector.js';
+import { UpstreamError } from './errors.js';
+import type { Host } from './host.js';
+
+export type OpenStream = (host: Host) => Promise<Duplex>;
+
+const H2_SETTINGS = { initialWindowSize: 4 * 1024 * 1024, enablePush: false };
+
+export class HostPool {
+  readonly host: Host;
+  readonly #cluster: ClusterState;
+  readonly #open: OpenStream;
+  readonly #idle: Duplex[] = [];
+  readonly #h1 = new Set<Duplex>();
+  readonly #sessions = new Set<ClientHttp2Session>();
+  /** Streams open per session (ours: `state.localSettings` does not count them). */
+  readonly #streams = new Map<ClientHttp2Session, number>();
+  #closing = false;
+
+  constructor(cluster: ClusterState, host: Host, open: OpenStream) {
+    this.#cluster = cluster;
+    this.host = host;
+    this.#open = open;
+  }
+
+  get connections(): number {
+    return this.#h1.size + this.#sessions.size;
+  }
+
+  get idleConnections(): number {
+    return this.#idle.length;
+  }
+
+  /** An HTTP/1.1 connection for one request; give it back with `releaseH1` (Node's client emits 'free'). */
+  async acquireH1(signal: AbortSignal): Promise<Duplex> {
+    for (;;) {
+      this.#checkOpen();
+      const idle = this.#idle.pop();
+      if (idle !== undefined) {
+        if (!idle.destroyed && idle.writable) return idle;
+        continue;
+      }
+      if (this.#cluster.reserveConnection(this)) return this.#openH1();
+      await this.#cluster.waitPending(signal);
+    }
+  }
+
+  async #openH1(): Promise<Duplex> {
+    let stream: Duplex;
+    try {
+      stream = await this.#open(this.host);
+    } catch (err) {
+      this.#cluster.connectionClosed();
+      throw err;
+    }
+    decodeStrings(stream);
+    this.#h1.add(stream);
+    stream.on('free', () => this.#onFree(stream));
+    stream.once('close', () => {
+      this.#h1.delete(stream);
+      const i = this.#idle.indexOf(stream);
+      if (i >= 0) this.#idle.splice(i, 1);
+      this.#cluster.connectionClosed();
+    });
+    // While idle no request listens; a late error must not become an uncaught exception.
+    stream.on('error', noop);
+    return stream;
+  }
+
+  #onFree(stream: Duplex): void {
+    if (this.#closing || stream.destroyed || !stream.writable) {
+      stream.destroy();
+      return;
+    }
+    this.#idle.push(stream);
+    this.#cluster.wakePending();
+  }
+
+  /** Closes one idle connection, if there is one (to make room for another host's request). */
+  evictIdle(): boolean {
+    const s = this.#idle.shift();
+    if (s === undefined) return false;
+    s.destroy();
+    return true;
+  }
+
+  /** An HTTP/2 session with room for one more stream; call `streamClosed` when that stream closes. */
+  async acquireH2(signal: AbortSignal): Promise<ClientHttp2Session> {
+    for (;;) {
+      this.#checkOpen();
+      for (const s of this.#sessions) {
+        if (s.closed || s.destroyed) continue;
+        const open = this.#streams.get(s) ?? 0;
+        const max = s.remoteSettings.maxConcurrentStreams ?? 100;
+        if (open < max) {
+          this.#streams.set(s, open + 1);
+          return s;
+        }
+      }
+      if (this.#cluster.reserveConnection(this)) {
+        const s = await this.#openH2();
+        this.#streams.set(s, (this.#streams.get(s) ?? 0) + 1);
+        return s;
+      }
+      await this.#cluster.waitPending(signal);
+    }
+  }
+
+  streamClosed(session: ClientHttp2Session): void {
+    const n = this.#streams.get(session);
+    if (n !== undefined) this.#streams.set(session, n - 1);
+    this.#cluster.wakePending();
+    if (this.#closing && n === 1) session.close();
+  }
+
+  async #openH2(): Promise<ClientHttp2Session> {
+    let stream: Duplex;
+    try {
+      stream = await this.#open(this.host);
+    } catch (err) {
+      this.#cluster.connectionClosed();
+      throw err;
+    }
+    const session = h2connect(`http://${this.host.key}`, { createConnection: () => stream, settings: H2_SETTINGS });
+    session.on('error', noop);
+    this.#sessions.add(session);
+    session.once('close', () => {
+      this.#sessions.delete(session);
+      this.#streams.delete(session);
+      stream.destroy();
+      this.#cluster.connectionClosed();
+    });
+    session.once('goaway', () => this.#sessions.delete(session));
+    return session;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new UpstreamError('WP_ERR_CLOSED', `the connection pool of ${this.host.key} is closed`);
+  }
+
+  /** Closes idle connections now and busy ones when their request ends. */
+  close(): void {
+    this.#closing = true;
+    for (const s of this.#idle.splice(0)) s.destroy();
+    for (const s of this.#sessions) if ((this.#streams.get(s) ?? 0) === 0) s.close();
+  }
+
+  destroy(): void {
+    this.#closing = true;
+    for (const s of this.#h1) s.destroy();
+    for (const s of this.#sessions) s.destroy();
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,225 @@
+/**
+ * Load balancers over a cluster's hosts, built when the cluster's endpoints change (ring and Maglev tables
+ * are computed then, never per request):
+ *
+ * - `round-robin`: smooth weighted round robin (equal weights: plain rotation).
+ * - `least-request`: the power of two choices — two random hosts, the one with fewer requests in flight
+ *   (weights are not used).
+ * - `random`: weighted random.
+ * - `ring-hash`: a ring of at least 1,024 points, points per host in proportion to weight; the request's
+ *   hash picks the first point at or after it.
+ * - `maglev`: a 65,537-entry Maglev table (weighted: a host takes a turn per round in proportion to its
+ *   weight); the hash indexes it.
+ *
+ * Availability: a host is available when healthy and not ejected. A hashed pick landing on an unavailable
+ * host walks on to the next available one (ring or table order), so other keys keep their host. When fewer
+ * than half the hosts are available, every host is used (Envoy's default 50% panic threshold).
+ */
+import type { LbPolicy } from '../config/types.js';
+import { hash52 } from './hash.js';
+import type { Host } from './host.js';
+
+export type RandomSource = () => number;
+
+export interface LoadBalancer {
+  /** Picks a host; `hash` is used by `ring-hash` and `maglev` (a random hash when undefined). */
+  pick(now: number, hash: number | undefined): Host | undefined;
+}
+
+export function createLoadBalancer(policy: LbPolicy, hosts: readonly Host[], random: RandomSource): LoadBalancer {
+  switch (policy) {
+    case 'round-robin':
+      return new RoundRobin(hosts);
+    case 'least-request':
+      return new LeastRequest(hosts, random);
+    case 'random':
+      return new WeightedRandom(hosts, random);
+    case 'ring-hash':
+      return new RingHash(hosts, random);
+    case 'maglev':
+      return new Maglev(hosts, random);
+  }
+}
+
+/** The hosts to choose from now: the available ones, or all of them in panic. */
+function candidates(hosts: readonly Host[], now: number): readonly Host[] {
+  let available = 0;
+  for (const h of hosts) if (h.endpoint.healthy && !h.isEjected(now)) available++;
+  if (available === hosts.length) return hosts;
+  if (available * 2 < hosts.length) return hosts;
+  return hosts.filter((h) => h.endpoint.healthy && !h.isEjected(now));
+}
+
+function availableOrPanic(host: Host, now: number, panic: boolean): boolean {
+  return panic || (host.endpoint.healthy && !host.isEjected(now));
+}
+
+function inPanic(hosts: readonly Host[], now: number): boolean {
+  let available = 0;
+  for (const h of hosts) if (h.endpoint.healthy && !h.isEjected(now)) available++;
+  return available * 2 < hosts.length;
+}
+
+class RoundRobin implements LoadBalancer {
+  readonly #hosts: readonly Host[];
+  /** Smooth WRR current weights, by host. */
+  readonly #current = new Map<Host, number>();
+
+  constructor(hosts: readonly Host[]) {
+    this.#hosts = hosts;
+  }
+
+  pick(now: number): Host | undefined {
+    const list = candidates(this.#hosts, now);
+    let total = 0;
+    let best: Host | undefined;
+    let bestWeight = -Infinity;
+    for (const h of list) {
+      const w = Math.max(1, h.endpoint.weight);
+      total += w;
+      const cw = (this.#current.get(h) ?? 0) + w;
+      this.#current.set(h, cw);
+      if (cw > bestWeight) {
+        bestWeight = cw;
+        best = h;
+      }
+    }
+    if (best !== undefined) this.#current.set(best, bestWeight - total);
+    return best;
+  }
+}
+
+class LeastRequest implements LoadBalancer {
+  readonly #hosts: readonly Host[];
+  readonly #random: RandomSource;
+
+  constructor(hosts: readonly Host[], random: RandomSource) {
+    this.#hosts = hosts;
+    this.#random = random;
+  }
+
+  pick(now: number): Host | undefined {
+    const list = candidates(this.#hosts, now);
+    if (list.length <= 1) return list[0];
+    const a = list[Math.floor(this.#random() * list.length)]!;
+    let b = list[Math.floor(this.#random() * (list.length - 1))]!;
+    if (b === a) b = list[list.length - 1]!;
+    return b.active < a.active ? b : a;
+  }
+}
+
+class WeightedRandom implements LoadBalancer {
+  readonly #hosts: readonly Host[];
+  readonly #random: RandomSource;
+
+  constructor(hosts: readonly Host[], random: RandomSource) {
+    this.#hosts = hosts;
+    this.#random = random;
+  }
+
+  pick(now: number): Host | undefined {
+    const list = candidates(this.#hosts, now);
+    let total = 0;
+    for (const h of list) total += Math.max(1, h.endpoint.weight);
+    let r = this.#random() * total;
+    for (const h of list) {
+      r -= Math.max(1, h.endpoint.weight);
+      if (r < 0) return h;
+    }
+    return list[list.length - 1];
+  }
+}
+
+const MIN_RING_SIZE = 1024;
+
+class RingHash implements LoadBalancer {
+  readonly #hosts: readonly Host[];
+  readonly #random: RandomSource;
+  readonly #points: Float64Array;
+  readonly #owners: Host[];
+
+  constructor(hosts: readonly Host[], random: RandomSource) {
+    this.#hosts = hosts;
+    this.#random = random;
+    let total = 0;
+    for (const h of hosts) total += Math.max(1, h.endpoint.weight);
+    const entries: [number, Host][] = [];
+    for (const h of hosts) {
+      const n = Math.max(1, Math.round((MIN_RING_SIZE * Math.max(1, h.endpoint.weight)) / total));
+      for (let i = 0; i < n; i++) entries.push([hash52(`${h.key}_${i}`), h]);
+    }
+    entries.sort((a, b) => a[0] - b[0]);
+    this.#points = Float64Array.from(entries, (e) => e[0]);
+    this.#owners = entries.map((e) => e[1]);
+  }
+
+  pick(now: number, hash: number | undefined): Host | undefined {
+    const n = this.#points.length;
+    if (n === 0) return undefined;
+    const h = hash ?? Math.floor(this.#random() * 2 ** 52);
+    // First point >= h (wrapping to 0).
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#points[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    const panic = inPanic(this.#hosts, now);
+    for (let i = 0; i < n; i++) {
+      const owner = this.#owners[(lo + i) % n]!;
+      if (availableOrPanic(owner, now, panic)) return owner;
+    }
+    return undefined;
+  }
+}
+
+const MAGLEV_TABLE_SIZE = 65537;
+
+class Maglev implements LoadBalancer {
+  readonly #hosts: readonly Host[];
+  readonly #random: RandomSource;
+  readonly #table: (Host | undefined)[];
+
+  constructor(hosts: readonly Host[], random: RandomSource) {
+    this.#hosts = hosts;
+    this.#random = random;
+    const m = MAGLEV_TABLE_SIZE;
+    this.#table = new Array<Host | undefined>(m);
+    if (hosts.length === 0) return;
+    const offsets = hosts.map((h) => hash52(h.key, 1) % m);
+    const skips = hosts.map((h) => (hash52(h.key, 2) % (m - 1)) + 1);
+    const next = hosts.map(() => 0);
+    const weights = hosts.map((h) => Math.max(1, h.endpoint.weight));
+    const maxWeight = Math.max(...weights);
+    let filled = 0;
+    for (let round = 0; filled < m; round++) {
+      for (let i = 0; i < hosts.length && filled < m; i++) {
+        // A host takes this round's turn when its share of rounds advances past an integer.
+        if (Math.floor(((round + 1) * weights[i]!) / maxWeight) === Math.floor((round * weights[i]!) / maxWeight)) continue;
+        for (;;) {
+          const slot = (offsets[i]! + next[i]! * skips[i]!) % m;
+          next[i]!++;
+          if (this.#table[slot] === undefined) {
+            this.#table[slot] = hosts[i];
+            filled++;
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  pick(now: number, hash: number | undefined): Host | undefined {
+    if (this.#hosts.length === 0) return undefined;
+    const h = hash ?? Math.floor(this.#random() * 2 ** 52);
+    const m = MAGLEV_TABLE_SIZE;
+    const start = h % m;
+    const panic = inPanic(this.#hosts, now);
+    for (let i = 0; i < m; i++) {
+      const owner = this.#table[(start + i) % m]!;
+      if (availableOrPanic(owner, now, panic)) return owner;
+    }
+    return undefined;
+  }
+}
