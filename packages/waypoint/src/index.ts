@@ -64,7 +64,7 @@ export type { RequestLogRecord } from './telemetry/access-log.js';
 export { FieldError, WaypointConfigError } from './config/errors.js';
 export { compileFullMatch, compileRewrite } from './config/regex.js';
 export { compileStringMatcher } from './config/string-matcher.js';
-export { compileHeaderMatcher, compilePathMatcher, compileQueryMatcher, parseQuery, requestHeaderValues } from './config/request-matchers.js';
+export { compileHeaderMatcher, compilePathMatcher, compileQueryMatcher } from './config/request-matchers.js';
 export { compileHeaderMutation, NO_HEADER_MUTATION } from './config/header-mutation.js';
 export { DEFAULT_ROUTE_TIMEOUT_MS, DEFAULT_NUM_RETRIES, DEFAULT_RETRY_BACKOFF_BASE_MS, MAX_DIRECT_RESPONSE_BODY_BYTES } from './config/route-action.js';
 export { compileRouteConfiguration } from './config/route-config.js';
@@ -90,12 +90,11 @@ export type { SnapshotBuilderOptions, WaypointSnapshotEvents, WaypointSnapshotLi
 export { listenerResourceType, routeConfigurationResourceType, clusterResourceType, loadAssignmentResourceType, addressResourceType } from './config/resource-types.js';
 export { WaypointXdsUpdater, WaypointUpdaterClosedError } from './config/xds-updater.js';
 export type { WaypointXdsUpdaterOptions } from './config/xds-updater.js';
-// ---- Policy: RBAC, JWT, path normalization (wpconfig) ----
+// ---- Policy: RBAC, JWT (wpconfig) ----
 export { compileRbacFilter, rbacPolicySet, networkRbacPolicySet, NO_RBAC, NO_NETWORK_RBAC } from './policy/rbac.js';
 export type { RbacFilterRules } from './policy/rbac.js';
 export { compileJwtAuthentication, NO_JWT, DEFAULT_CLOCK_SKEW_SECONDS } from './policy/jwt.js';
 export type { JwtOptions } from './policy/jwt.js';
 export { compileJwks, JWT_ALGORITHMS } from './policy/jwks.js';
 export type { JwksKey, JwtAlgorithm } from './policy/jwks.js';
-export { normalizePath } from './policy/path-normalize.js';
 export { Cidr, addressKey, canonicalIp, formatIp, parseIp } from './policy/cidr.js';

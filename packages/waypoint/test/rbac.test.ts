@@ -3,6 +3,7 @@ import type * as envoy from '../src/config/envoy-types.js';
 import { FieldError } from '../src/config/errors.js';
 import type { ConnectionAttributes, RbacPolicySet, RequestAttributes, RequestAuthentication } from '../src/config/types.js';
 import { compileRbacFilter, networkRbacPolicySet, NO_NETWORK_RBAC, NO_RBAC, rbacPolicySet } from '../src/policy/rbac.js';
+import { parseTarget } from '../src/route/path.js';
 import { roundTrip, T } from './support/envoy.js';
 
 const CLIENT = 'spiffe://cluster.local/ns/default/sa/sleep';
@@ -128,6 +129,15 @@ test('url_path rules see the normalized path; and/or rules combine', (t) => {
   t.false(andOr.evaluate(request({ method: 'PUT', path: '/a' }), connection(), undefined).allowed);
   const hosts = one('ALLOW', [header(':authority', 'web.default.svc.cluster.local')]);
   t.true(hosts.evaluate(request(), connection(), undefined).allowed);
+});
+
+test('bypass: url_path rules see the path the data path normalized (`//admin`, `/a/%2e%2e/admin`)', (t) => {
+  const deny = one('DENY', [{ url_path: { path: { prefix: '/admin' } } }]);
+  for (const target of ['/admin', '//admin', '/a/%2e%2e/admin', '/a/%2E%2E/admin', '/a/./../admin/x', '/%61dmin']) {
+    const parsed = parseTarget(target, { normalize: true, mergeSlashes: true });
+    if ('error' in parsed) return t.fail(`${target}: ${parsed.error}`);
+    t.false(deny.evaluate(request({ path: parsed.path }), connection(), undefined).allowed, target);
+  }
 });
 
 test('destination port, port range and IP rules', (t) => {

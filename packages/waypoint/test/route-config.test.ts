@@ -233,7 +233,10 @@ test('route configuration rejections name the resource, field and reason', (t) =
   unknownDenominator.virtual_hosts![0]!.routes![0]!.route!.request_mirror_policies![0]!.runtime_fraction!.default_value!.denominator = 7;
   rejects(t, unknownDenominator, `${at}.route.request_mirror_policies[0].runtime_fraction.default_value.denominator`, /unknown value 7/);
   rejects(t, r({ route: { cluster: C, prefix_rewrite: '/a', regex_rewrite: { pattern: { regex: 'a' }, substitution: 'b' } } }), `${at}.route`, /both prefix_rewrite and regex_rewrite/);
-  rejects(t, routeConfig([{ match: { safe_regex: { regex: '/a' } }, route: { cluster: C, prefix_rewrite: '/b' } }]), `${at}.route.prefix_rewrite`, /safe_regex/);
+  rejects(t, routeConfig([{ match: { safe_regex: { regex: '/a' } }, route: { cluster: C, prefix_rewrite: '/b' } }]), `${at}.route.prefix_rewrite`, /needs a prefix or path_separated_prefix match, not safe_regex/);
+  rejects(t, routeConfig([{ match: { path: '/a' }, route: { cluster: C, prefix_rewrite: '/b' } }]), `${at}.route.prefix_rewrite`, /not path/);
+  rejects(t, routeConfig([{ match: { path: '/a' }, redirect: { prefix_rewrite: '/b' } }]), `${at}.redirect.prefix_rewrite`, /not path/);
+  t.is(compileRouteConfiguration(routeConfig([{ match: { path_separated_prefix: '/a' }, route: { cluster: C, prefix_rewrite: '/b' } }])).table.virtualHosts[0]!.routes[0]!.path.prefix, '/a');
   rejects(t, r({ route: { cluster: C, regex_rewrite: { pattern: { regex: '(a)' }, substitution: '\\2' } } }), `${at}.route.regex_rewrite.substitution`, /group \\2/);
   rejects(t, r({ route: { cluster: C, regex_rewrite: { pattern: { regex: '(a' }, substitution: '' } } }), `${at}.route.regex_rewrite.pattern.regex`, /unterminated group/);
   rejects(t, r({ route: { cluster: C, host_rewrite_literal: 'bad host/' } }), `${at}.route.host_rewrite_literal`, /not a host/);

@@ -1,65 +1,17 @@
 /**
  * The request matchers of routes and policies: header matchers (with the `any`/`all` reading of repeated
- * headers), query-parameter matchers and path matchers, plus how a request's values are looked up for
- * them (pseudo-headers come from `RequestAttributes`' own fields).
+ * headers), query-parameter matchers and path matchers. The values they are given come from the data
+ * path's `headerValues` and `parseQuery` (`route/select.ts`), which policy uses too, so that routing and
+ * RBAC read a request the same way.
  */
-import type { HeaderMatcher, PathMatcher, QueryParameterMatcher, RequestAttributes, StringMatcher } from './types.js';
+import type { HeaderMatcher, PathMatcher, QueryParameterMatcher, StringMatcher } from './types.js';
 import type * as envoy from './envoy-types.js';
 import { invalid, join } from './errors.js';
 import { compileFullMatch } from './regex.js';
 import { compileStringMatcher, regexOf } from './string-matcher.js';
 import { refuseFields } from './values.js';
 
-const NO_VALUES: readonly string[] = Object.freeze([]);
 const ONE_EMPTY_VALUE: readonly string[] = Object.freeze(['']);
-
-/**
- * Every value of header `name` (lower case) in `request`: pseudo-headers and `host` from the request's
- * own fields (`:path` with its query, as the client sent the target), the rest from `headers`.
- */
-export function requestHeaderValues(request: RequestAttributes, name: string): readonly string[] {
-  switch (name) {
-    case ':method':
-      return [request.method];
-    case ':authority':
-    case 'host':
-      return [request.host];
-    case ':path':
-      return [request.query === '' ? request.path : `${request.path}?${request.query}`];
-    case ':scheme':
-      return [request.scheme];
-    default:
-      return request.headers.get(name) ?? NO_VALUES;
-  }
-}
-
-/**
- * A query string (without `?`) as a map of name → every value in order. Names and values are
- * percent-decoded (not `+`, as Envoy); a malformed escape is kept as sent rather than failing the request.
- */
-export function parseQuery(query: string): ReadonlyMap<string, readonly string[]> {
-  const map = new Map<string, string[]>();
-  if (query === '') return map;
-  for (const part of query.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const name = decode(eq === -1 ? part : part.slice(0, eq));
-    const value = eq === -1 ? '' : decode(part.slice(eq + 1));
-    const values = map.get(name);
-    if (values) values.push(value);
-    else map.set(name, [value]);
-  }
-  return map;
-}
-
-function decode(text: string): string {
-  if (!text.includes('%')) return text;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
 
 /** How one header value is tested; `undefined` for `present_match`, which looks only at presence. */
 type ValueTest = ((value: string) => boolean) | undefined;
@@ -198,9 +150,11 @@ export function compileQueryMatcher(m: envoy.QueryParameterMatcher, at: string):
 class FunctionPathMatcher implements PathMatcher {
   readonly matches: (path: string) => boolean;
   readonly description: string;
-  constructor(matches: (path: string) => boolean, description: string) {
+  readonly prefix: string | undefined;
+  constructor(matches: (path: string) => boolean, description: string, prefix: string | undefined) {
     this.matches = matches;
     this.description = description;
+    this.prefix = prefix;
     Object.freeze(this);
   }
 }
@@ -213,13 +167,14 @@ export function compilePathMatcher(m: envoy.RouteMatch, at: string): PathMatcher
   const suffix = caseSensitive ? '' : ' (ignoring case)';
   switch (m.path_specifier) {
     case 'prefix': {
-      const prefix = fold(m.prefix ?? '');
-      return new FunctionPathMatcher(caseSensitive ? (p) => p.startsWith(prefix) : (p) => p.toLowerCase().startsWith(prefix), `prefix ${JSON.stringify(prefix)}${suffix}`);
+      const raw = m.prefix ?? '';
+      const prefix = fold(raw);
+      return new FunctionPathMatcher(caseSensitive ? (p) => p.startsWith(prefix) : (p) => p.toLowerCase().startsWith(prefix), `prefix ${JSON.stringify(prefix)}${suffix}`, raw);
     }
     case 'path': {
       const path = fold(m.path ?? '');
       if (!path.startsWith('/')) invalid(join(at, 'path'), `${JSON.stringify(m.path ?? '')} does not start with "/"`);
-      return new FunctionPathMatcher(caseSensitive ? (p) => p === path : (p) => p.toLowerCase() === path, `path ${JSON.stringify(path)}${suffix}`);
+      return new FunctionPathMatcher(caseSensitive ? (p) => p === path : (p) => p.toLowerCase() === path, `path ${JSON.stringify(path)}${suffix}`, undefined);
     }
     case 'path_separated_prefix': {
       const raw = m.path_separated_prefix ?? '';
@@ -231,12 +186,12 @@ export function compilePathMatcher(m: envoy.RouteMatch, at: string): PathMatcher
       const prefix = fold(raw === '/' ? '' : raw);
       const withSlash = `${prefix}/`;
       const test = (p: string): boolean => p === prefix || p.startsWith(withSlash);
-      return new FunctionPathMatcher(caseSensitive ? test : (p) => test(p.toLowerCase()), `path_separated_prefix ${JSON.stringify(raw)}${suffix}`);
+      return new FunctionPathMatcher(caseSensitive ? test : (p) => test(p.toLowerCase()), `path_separated_prefix ${JSON.stringify(raw)}${suffix}`, raw);
     }
     case 'safe_regex': {
       const pattern = regexOf(m.safe_regex, join(at, 'safe_regex'));
       const regex = compileFullMatch(pattern, join(at, 'safe_regex.regex'), !caseSensitive);
-      return new FunctionPathMatcher((p) => regex.test(p), `regex ${JSON.stringify(pattern)}${suffix}`);
+      return new FunctionPathMatcher((p) => regex.test(p), `regex ${JSON.stringify(pattern)}${suffix}`, undefined);
     }
     case undefined:
     default:

@@ -132,7 +132,7 @@ export function compileForwardAction(a: envoy.RouteAction, pathSpecifier: string
 
   const prefixRewrite = a.prefix_rewrite;
   if (prefixRewrite !== undefined && a.regex_rewrite !== undefined) invalid(at, 'sets both prefix_rewrite and regex_rewrite');
-  if (prefixRewrite !== undefined && pathSpecifier === 'safe_regex') invalid(join(at, 'prefix_rewrite'), 'cannot be used with a safe_regex path match');
+  if (prefixRewrite !== undefined) checkPrefixMatch(pathSpecifier, join(at, 'prefix_rewrite'));
   let regexRewrite: ForwardAction['regexRewrite'];
   if (a.regex_rewrite !== undefined) {
     const where = join(at, 'regex_rewrite');
@@ -157,11 +157,17 @@ export function compileForwardAction(a: envoy.RouteAction, pathSpecifier: string
   });
 }
 
+/** `prefix_rewrite` replaces the matched prefix: the route must match one (Gateway API's ReplacePrefixMatch needs PathPrefix too). */
+function checkPrefixMatch(pathSpecifier: string | undefined, at: string): void {
+  if (pathSpecifier !== 'prefix' && pathSpecifier !== 'path_separated_prefix') invalid(at, `needs a prefix or path_separated_prefix match, not ${pathSpecifier ?? 'none'}`);
+}
+
 const REDIRECT_CODES = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 } as const;
 
-/** Compiles `Route.redirect` at `at`. */
-export function compileRedirect(r: envoy.RedirectAction, at: string): RedirectAction {
+/** Compiles `Route.redirect` at `at`; `pathSpecifier` is the route's match kind (`prefix_rewrite` needs a prefix). */
+export function compileRedirect(r: envoy.RedirectAction, pathSpecifier: string | undefined, at: string): RedirectAction {
   refuseFields(r, ['regex_rewrite'], at);
+  if (r.prefix_rewrite !== undefined) checkPrefixMatch(pathSpecifier, join(at, 'prefix_rewrite'));
   // https_redirect/scheme_redirect and path_redirect/prefix_rewrite are oneofs: the wire holds one of each.
   const scheme = r.https_redirect === true ? 'https' : r.scheme_redirect?.toLowerCase();
   if (scheme !== undefined && !/^[a-z][a-z0-9+.-]*$/.test(scheme)) invalid(join(at, 'scheme_redirect'), `${JSON.stringify(scheme)} is not a URI scheme`);

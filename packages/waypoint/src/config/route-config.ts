@@ -51,7 +51,7 @@ function compileRoute(r: envoy.Route, at: string, clusters: Set<string>): Route 
       break;
     }
     case 'redirect':
-      action = compileRedirect(r.redirect ?? {}, join(at, 'redirect'));
+      action = compileRedirect(r.redirect ?? {}, match.path_specifier, join(at, 'redirect'));
       break;
     case 'direct_response':
       action = compileDirectResponse(r.direct_response ?? {}, join(at, 'direct_response'));

@@ -13,7 +13,8 @@ import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type
 import type { JwtAuthenticator, JwtOutcome, RequestAttributes, RequestAuthentication } from '../config/types.js';
 import type * as envoy from '../config/envoy-types.js';
 import { invalid, join } from '../config/errors.js';
-import { headerName, parseQuery } from '../config/request-matchers.js';
+import { headerName } from '../config/request-matchers.js';
+import { parseQuery } from '../route/select.js';
 import { list, refuseFields } from '../config/values.js';
 import { compileJwks, JWT_ALGORITHMS, type JwksKey, type JwtAlgorithm } from './jwks.js';
 

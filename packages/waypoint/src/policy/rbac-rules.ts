@@ -9,7 +9,8 @@
 import type { ConnectionAttributes, HeaderMatcher, RequestAttributes, RequestAuthentication, StringMatcher } from '../config/types.js';
 import type * as envoy from '../config/envoy-types.js';
 import { invalid, join } from '../config/errors.js';
-import { compileHeaderMatcher, requestHeaderValues } from '../config/request-matchers.js';
+import { compileHeaderMatcher } from '../config/request-matchers.js';
+import { headerValues } from '../route/select.js';
 import { compileStringMatcher } from '../config/string-matcher.js';
 import { list, refuseFields, uint32 } from '../config/values.js';
 import { Cidr } from './cidr.js';
@@ -47,7 +48,7 @@ function cidr(range: envoy.CidrRange | undefined, at: string): Cidr {
 function headerPredicate(m: envoy.HeaderMatcher | undefined, at: string): Predicate {
   const matcher: HeaderMatcher = compileHeaderMatcher(m ?? {}, at);
   const name = matcher.name;
-  return (ctx, mode) => ctx.request !== undefined && matcher.matches(requestHeaderValues(ctx.request, name), mode);
+  return (ctx, mode) => ctx.request !== undefined && matcher.matches(headerValues(ctx.request, name), mode);
 }
 
 function all(predicates: readonly Predicate[]): Predicate {
