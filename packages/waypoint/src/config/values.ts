@@ -92,7 +92,3 @@ export function list<T>(value: readonly T[] | undefined): readonly T[] {
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
-/** A frozen empty array, shared. */
-export function emptyList<T>(): readonly T[] {
-  return EMPTY;
-}
