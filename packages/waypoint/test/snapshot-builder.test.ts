@@ -152,6 +152,32 @@ test('endpoints take their transport and workload from the Address of their IP',
   t.is(published.length, before + 2);
 });
 
+test('what did not change is the same object in the next snapshot (the data path compares by identity)', (t) => {
+  const { b, published } = builder();
+  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/web-v2', '10.244.2.6', true)));
+  feedAll(b);
+  const [first] = published;
+  b.applyLoadAssignments(E(WEB_V1, ['10.244.1.5', '10.244.1.8']));
+  const second = b.current()!;
+  t.not(second, first);
+  t.not(second.clusters.get(WEB_V1), first!.clusters.get(WEB_V1));
+  for (const name of [WEB_V2, WEB_ALL, DB_CLUSTER]) t.is(second.clusters.get(name), first!.clusters.get(name), name);
+  for (const [key, binding] of second.bindings) t.is(first!.bindings.get(key), binding, key);
+  // An Address change rebuilds only the clusters holding that IP.
+  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/web-v2', '10.244.2.6', false)));
+  const third = b.current()!;
+  t.not(third.clusters.get(WEB_V2), second.clusters.get(WEB_V2));
+  t.not(third.clusters.get(WEB_ALL), second.clusters.get(WEB_ALL), 'web-all holds 10.244.2.6 too');
+  t.is(third.clusters.get(WEB_V1), second.clusters.get(WEB_V1));
+  t.is(third.clusters.get(DB_CLUSTER), second.clusters.get(DB_CLUSTER));
+  t.deepEqual(third.clusters.get(WEB_V2)!.endpoints[0]!.transport, { kind: 'plain' });
+  // A route change rebuilds the bindings using it, not the TCP-only one.
+  b.applyRouteConfigurations(R(webRoutes([{ name: WEB_V1, weight: 1 }, { name: WEB_V2, weight: 1 }])));
+  const fourth = b.current()!;
+  t.not(fourth.bindings.get(`${WEB_VIP}:80`), third.bindings.get(`${WEB_VIP}:80`));
+  t.is(fourth.bindings.get(`${DB_VIP}:5432`), third.bindings.get(`${DB_VIP}:5432`));
+});
+
 test('a missing reference holds the snapshot back for the initial fetch timeout, then it is built without it', (t) => {
   const { b, published, clock } = builder();
   b.applyListeners(L());

@@ -21,7 +21,7 @@ import type { Binding, Cluster, Endpoint, HttpChain, RouteTable, WaypointSnapsho
 import { HBONE_PORT, type AddressInfo, type WorkloadInfo } from './address.js';
 import type { ClusterSpec } from './cluster.js';
 import { ImmutableMap } from './immutable-map.js';
-import { resolveBinding, type CompiledListener } from './listener.js';
+import { resolveBinding, type BindingSpec, type CompiledListener } from './listener.js';
 import type { CompiledLoadAssignment } from './load-assignment.js';
 import type { CompiledRouteConfiguration } from './route-config.js';
 import { TYPE_URL_PREFIX } from './values.js';
@@ -57,6 +57,20 @@ const NO_REJECTIONS: readonly Rejection[] = Object.freeze([]);
 const EMPTY_NAMES: readonly string[] = Object.freeze([]);
 const WILDCARD: readonly string[] = Object.freeze(['*']);
 
+/** What a binding was built from (see `#builtBindings`). */
+interface BuiltBinding {
+  readonly spec: BindingSpec;
+  readonly table: RouteTable | undefined;
+  readonly binding: Binding;
+}
+
+/** What a cluster was built from. */
+interface BuiltCluster {
+  readonly spec: ClusterSpec;
+  readonly assignment: CompiledLoadAssignment | undefined;
+  readonly cluster: Cluster;
+}
+
 /** A reference that did not resolve: `RouteConfiguration "name"`. */
 type MissingKey = string;
 
@@ -79,6 +93,15 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
   readonly #workloadsByIp = new Map<string, WorkloadInfo>();
   /** The endpoint IPs the current snapshot uses: an Address change elsewhere needs no rebuild. */
   #endpointIps = new Set<string>();
+  /** IPs whose Address changed since the last build: the clusters holding them are rebuilt. */
+  readonly #dirtyIps = new Set<string>();
+  /**
+   * What the last build made from which inputs. An output whose inputs are the same objects is reused, so
+   * consumers that compare by identity (the data path's cluster manager) see only what really changed.
+   */
+  #builtClusters = new Map<string, BuiltCluster>();
+  #builtBindings = new Map<string, BuiltBinding>();
+  readonly #emptyTables = new Map<string, RouteTable>();
   /** When each still-missing reference was first missed. */
   readonly #missingSince = new Map<MissingKey, number>();
   #timer: Timer | undefined;
@@ -156,7 +179,10 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
       if (old?.kind !== 'workload') return;
       for (const ip of old.workload.addresses) {
         if (this.#workloadsByIp.get(ip) === old.workload) this.#workloadsByIp.delete(ip);
-        if (this.#endpointIps.has(ip)) affects = true;
+        if (this.#endpointIps.has(ip)) {
+          affects = true;
+          this.#dirtyIps.add(ip);
+        }
       }
     };
     for (const name of batch.removals) {
@@ -169,7 +195,10 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
       if (u.resource.kind !== 'workload') continue;
       for (const ip of u.resource.workload.addresses) {
         this.#workloadsByIp.set(ip, u.resource.workload);
-        if (this.#endpointIps.has(ip)) affects = true;
+        if (this.#endpointIps.has(ip)) {
+          affects = true;
+          this.#dirtyIps.add(ip);
+        }
       }
     }
     this.#changed(affects);
@@ -287,33 +316,47 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
     const bindings = new Map<string, Binding>();
     const clusters = new Map<string, Cluster>();
     const endpointIps = new Set<string>();
+    const builtBindings = new Map<string, BuiltBinding>();
+    const builtClusters = new Map<string, BuiltCluster>();
     if (listener !== undefined) {
-      const tables = new Map<string, RouteTable>();
       for (const [key, spec] of listener.bindings) {
-        let http: HttpChain | undefined;
-        if (spec.http !== undefined) {
-          const { routeConfigName, ...chain } = spec.http;
-          let table = tables.get(routeConfigName);
-          if (table === undefined) {
-            table = this.#routes.get(routeConfigName)?.table ?? Object.freeze({ name: routeConfigName, virtualHosts: Object.freeze([]) });
-            tables.set(routeConfigName, table);
+        const table = spec.http === undefined ? undefined : this.#routeTable(spec.http.routeConfigName);
+        const previous = this.#builtBindings.get(key);
+        let binding: Binding;
+        if (previous !== undefined && previous.spec === spec && previous.table === table) {
+          binding = previous.binding;
+        } else {
+          let http: HttpChain | undefined;
+          if (spec.http !== undefined && table !== undefined) {
+            const { routeConfigName: _name, ...chain } = spec.http;
+            http = Object.freeze({ ...chain, routeTable: table });
           }
-          http = Object.freeze({ ...chain, routeTable: table });
+          binding = resolveBinding(spec, http);
         }
-        bindings.set(key, resolveBinding(spec, http));
+        bindings.set(key, binding);
+        builtBindings.set(key, { spec, table, binding });
       }
       for (const name of this.#wantedClusters(this.#wantedRoutes())) {
         const spec = this.#clusters.get(name);
         if (spec === undefined) continue;
-        const { edsServiceName, ...cluster } = spec;
-        const endpoints = (this.#assignments.get(edsServiceName)?.endpoints ?? []).map((e) => {
-          endpointIps.add(e.ip);
-          return this.#endpoint(e);
-        });
-        clusters.set(name, Object.freeze({ ...cluster, endpoints: Object.freeze(endpoints) }));
+        const assignment = this.#assignments.get(spec.edsServiceName);
+        const previous = this.#builtClusters.get(name);
+        let cluster: Cluster;
+        if (previous !== undefined && previous.spec === spec && previous.assignment === assignment && !this.#touchesDirty(assignment)) {
+          cluster = previous.cluster;
+        } else {
+          const { edsServiceName: _eds, ...rest } = spec;
+          cluster = Object.freeze({ ...rest, endpoints: Object.freeze((assignment?.endpoints ?? []).map((e) => this.#endpoint(e))) });
+        }
+        for (const e of cluster.endpoints) endpointIps.add(e.ip);
+        clusters.set(name, cluster);
+        builtClusters.set(name, { spec, assignment, cluster });
       }
     }
     this.#endpointIps = endpointIps;
+    this.#builtBindings = builtBindings;
+    this.#builtClusters = builtClusters;
+    this.#dirtyIps.clear();
     this.#generation += 1;
     return Object.freeze({
       version: String(this.#generation),
@@ -321,6 +364,27 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
       bindings: new ImmutableMap(bindings),
       clusters: new ImmutableMap(clusters),
     });
+  }
+
+  /** The route table of `name`, or (past the initial-fetch timeout) a shared empty one. */
+  #routeTable(name: string): RouteTable {
+    const held = this.#routes.get(name)?.table;
+    if (held !== undefined) {
+      this.#emptyTables.delete(name);
+      return held;
+    }
+    let empty = this.#emptyTables.get(name);
+    if (empty === undefined) {
+      empty = Object.freeze({ name, virtualHosts: Object.freeze([]) });
+      this.#emptyTables.set(name, empty);
+    }
+    return empty;
+  }
+
+  #touchesDirty(assignment: CompiledLoadAssignment | undefined): boolean {
+    if (assignment === undefined || this.#dirtyIps.size === 0) return false;
+    for (const e of assignment.endpoints) if (this.#dirtyIps.has(e.ip)) return true;
+    return false;
   }
 
   #endpoint(e: Omit<Endpoint, 'transport' | 'workload'>): Endpoint {
