@@ -3,7 +3,8 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CHURN_FILE, churnState, churnYaml, generateMesh } from '../src/xds/mesh-gen.js';
 import { parseXdsOptions } from '../src/xds/options.js';
-import { changeFigures, percentile } from '../src/xds/report.js';
+import { percentile } from '../src/lib/stats.js';
+import { changeFigures } from '../src/xds/report.js';
 
 test('the generated mesh has the asked counts, unique pod IPs, and a churn pod of its own file', (t) => {
   const mesh = generateMesh({ pods: 120, services: 12, policies: 10, namespaces: 3, nodes: 2 });

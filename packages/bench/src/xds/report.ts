@@ -2,6 +2,7 @@
  * The xDS benchmark's figures: the four the issue asks for first (`cold_push_ms`, `one_change_p99_ms`,
  * `full_push_bytes`, `client_heap_bytes_per_workload`), then what explains them, and the targets.
  */
+import { percentile } from '../lib/stats.js';
 
 /** One timed one-pod change. All times are epoch ms. */
 export interface ChangeTiming {
@@ -98,14 +99,6 @@ export interface XdsReport {
   readonly targets: readonly XdsTarget[];
   readonly suite: 'xds';
   readonly started_at: string;
-}
-
-/** Nearest-rank percentile of `values` (p in 0..100). */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) throw new RangeError('percentile of no values');
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
 }
 
 export function round(value: number, digits = 1): number {

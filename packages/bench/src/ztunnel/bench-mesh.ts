@@ -3,11 +3,9 @@
  * `bench`, which is not enrolled at first (the `direct` and `c-tunnel` cases) and is enrolled at run time by
  * editing the control plane's YAML (the `ztunnel` case): the same pods, addresses and routes for every case.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { LocalMesh, until } from '@ambit/local-mesh';
+import type { LocalMesh } from '@ambit/local-mesh';
 import type { Cleanup } from '../lib/cleanup.js';
+import { changeAndWait, startBenchMesh } from '../lib/mesh.js';
 
 export const CLIENT_POD = 'client';
 export const SERVER_POD = 'server';
@@ -67,40 +65,9 @@ spec: { nodeName: node-b, serviceAccountName: anchor, containers: [{ name: idle,
 status: { phase: Running, podIP: 10.244.1.99, conditions: [{ type: Ready, status: "True" }] }
 `;
 
-export interface BenchMeshOptions {
-  readonly cleanup: Cleanup;
-  readonly ztunnelNodeArgs: readonly string[];
-}
-
 /** Starts the mesh (ztunnels on both nodes, `bench` not enrolled); its teardown is registered with `cleanup`. */
-export async function startBenchMesh(options: BenchMeshOptions): Promise<LocalMesh> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ambit-bench-zt-'));
-  options.cleanup.defer(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'bench-mesh.yaml');
-  await writeFile(file, BENCH_MESH_YAML);
-  const mesh = await LocalMesh.start({
-    config: file,
-    prefix: `bz${Math.floor(Math.random() * 0xfffff).toString(36)}`,
-    controlPlaneLogLevel: 'warn',
-    // Only failures: a line per connection would cost the data path and fill memory with 10,000 lines.
-    ztunnelEnv: { LOG_LEVEL: 'warn' },
-    ztunnelNodeArgs: options.ztunnelNodeArgs,
-  });
-  // Graceful, so that --cpu-prof profiles are written; the ztunnels have nothing left to drain by then.
-  options.cleanup.defer(() => mesh.close());
-  return mesh;
-}
-
-/** `ip netns exec <ns>`: runs a program in a pod's or node's network namespace. */
-export function launcher(mesh: LocalMesh, target: string): string[] {
-  return ['ip', 'netns', 'exec', mesh.cluster.namespaceOf(target)];
-}
-
-/** How many connections a ztunnel's data path holds (its `/config_dump`). */
-export async function ztunnelConnections(mesh: LocalMesh, node: string): Promise<number> {
-  const dump = await mesh.httpGet(node, 15000, '/config_dump');
-  const body = JSON.parse(dump.body) as { proxy?: { connections?: number } };
-  return body.proxy?.connections ?? 0;
+export async function startZtunnelBenchMesh(cleanup: Cleanup, ztunnelNodeArgs: readonly string[]): Promise<LocalMesh> {
+  return await startBenchMesh({ cleanup, yaml: BENCH_MESH_YAML, tag: 'bz', ztunnelNodeArgs });
 }
 
 /**
@@ -109,6 +76,5 @@ export async function ztunnelConnections(mesh: LocalMesh, node: string): Promise
  * certificates are then in place on both sides).
  */
 export async function enrol(mesh: LocalMesh, probe: () => Promise<boolean>): Promise<void> {
-  await mesh.editConfig((y) => y.replace(NOT_ENROLLED, ENROLLED));
-  await until(probe, () => 'namespace bench to be captured by both ztunnels', { waitMs: 60_000 });
+  await changeAndWait(mesh, NOT_ENROLLED, ENROLLED, probe, 'namespace bench to be captured by both ztunnels');
 }

@@ -21,7 +21,8 @@ import { BenchError } from '../lib/errors.js';
 import { listeningPorts } from '../lib/proc-stats.js';
 import type { BenchCertificates } from '../hbone/certs.js';
 import type { PemFiles } from '../proxies/config.js';
-import { CLIENT_IP, SERVER_IP, launcher } from './bench-mesh.js';
+import { launcher } from '../lib/mesh.js';
+import { CLIENT_IP, SERVER_IP } from './bench-mesh.js';
 
 /** Ports of the tunnel pair, per carried server port: node-a's listener and node-b's listener. */
 const TUNNEL_PORT_BASE = { client: 16000, server: 17000 } as const;

@@ -1,6 +1,7 @@
 /** Command-line options of `pnpm bench ztunnel`. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { intOption as int, subsetOption } from '../lib/cli-values.js';
 import { BenchError } from '../lib/errors.js';
 
 /** Every path, in the order they are reported. */
@@ -82,32 +83,11 @@ export function parseZtunnelOptions(args: readonly string[], defaultOutDir: stri
     warmup: Math.min(1_000, Math.ceil(roundTrips / 10)),
     messageSize: int('--size', v.size, 1) ?? 1024,
     idleConnections: int('--idle-conns', v['idle-conns'], 0) ?? (quick ? 500 : 5_000),
-    cases: v.cases === undefined ? CASE_NAMES : parseCases(v.cases),
+    cases: v.cases === undefined ? CASE_NAMES : subsetOption('--cases', v.cases, CASE_NAMES),
     outDir: path.resolve(v.out ?? defaultOutDir),
     stunnel: v.stunnel,
     iperf3: v.iperf3,
     cpuProfDir: cpuProf === undefined ? undefined : path.resolve(cpuProf),
     quick,
   };
-}
-
-function int(flag: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new BenchError('BENCH_ERR_USAGE', `${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-function parseCases(list: string): CaseName[] {
-  const out: CaseName[] = [];
-  for (const raw of list.split(',')) {
-    const name = raw.trim();
-    if (!(CASE_NAMES as readonly string[]).includes(name)) {
-      throw new BenchError('BENCH_ERR_USAGE', `--cases: unknown case ${JSON.stringify(name)} (known: ${CASE_NAMES.join(', ')})`);
-    }
-    if (!out.includes(name as CaseName)) out.push(name as CaseName);
-  }
-  return CASE_NAMES.filter((c) => out.includes(c));
 }

@@ -23,10 +23,12 @@ import type { LocalMesh } from '@ambit/local-mesh';
 import { Child, LineWaiter, raceChild, runToExit } from '../lib/child.js';
 import { BenchError } from '../lib/errors.js';
 import { buildLoadgen, runPingPong, type RunOptions } from '../lib/loadgen.js';
-import { readCpuSeconds, readPeakRssMiB, readRssBytes } from '../lib/proc-stats.js';
+import { launcher, ztunnelConnections, ztunnelOpenedFrom } from '../lib/mesh.js';
+import { readPeakRssMiB, readRssBytes } from '../lib/proc-stats.js';
+import { checkAborted, cpuOf, onPath } from '../lib/steps.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { writeBenchCertificates } from '../hbone/certs.js';
-import { CLIENT_POD, PORTS, SERVER_IP, SERVER_POD, enrol, launcher, startBenchMesh, ztunnelConnections } from './bench-mesh.js';
+import { CLIENT_POD, PORTS, SERVER_IP, SERVER_POD, enrol, startZtunnelBenchMesh } from './bench-mesh.js';
 import { startCTunnel } from './c-tunnel.js';
 import { runIperf } from './iperf.js';
 import { ZTUNNEL_USAGE, parseZtunnelOptions, type CaseName, type ZtunnelBenchOptions } from './options.js';
@@ -72,10 +74,7 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
   if (options.cpuProfDir !== undefined) await mkdir(options.cpuProfDir, { recursive: true });
 
   log('starting the mesh: control plane, a ztunnel per node (namespace bench not enrolled)');
-  const mesh = await startBenchMesh({
-    cleanup,
-    ztunnelNodeArgs: options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
-  });
+  const mesh = await startZtunnelBenchMesh(cleanup, options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]);
   log(`mesh run ${mesh.cluster.prefix} up`);
   checkAborted(signal);
   await startServers(mesh, loadgen, options);
@@ -161,19 +160,9 @@ async function startServers(mesh: LocalMesh, loadgen: string, options: ZtunnelBe
   }
 }
 
-/**
- * Connections node-b's ztunnel has opened for the client so far (its `istio_tcp_connections_opened_total`,
- * reporter destination): how the suite knows which path the traffic took.
- */
-async function meshOpened(mesh: LocalMesh): Promise<number> {
-  const metrics = await mesh.httpGet('node-b', 15020, '/metrics');
-  let total = 0;
-  for (const line of metrics.body.split('\n')) {
-    if (line.startsWith('istio_tcp_connections_opened_total{') && line.includes('reporter="destination"') && line.includes('source_workload="client"')) {
-      total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return total;
+/** Connections node-b's ztunnel has opened for the client pod so far: which path the traffic took. */
+function meshOpened(mesh: LocalMesh): Promise<number> {
+  return ztunnelOpenedFrom(mesh, 'node-b', 'client');
 }
 
 async function measureIdle(mesh: LocalMesh, count: number, ctx: SuiteContext): Promise<IdleResult> {
@@ -220,25 +209,3 @@ async function collectGarbage(mesh: LocalMesh, node: string, ctx: SuiteContext):
   });
   if (exit.code !== 0) throw new BenchError('BENCH_ERR_CHILD', `making the ztunnel on ${node} collect garbage failed: ${child.describeExit()}`);
 }
-
-async function cpuOf(pids: readonly number[]): Promise<number> {
-  let sum = 0;
-  for (const pid of pids) sum += await readCpuSeconds(pid);
-  return sum;
-}
-
-function checkAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new BenchError('BENCH_ERR_ABORTED', 'interrupted');
-}
-
-/** Runs one workload on a path; a failure names the path and workload. */
-async function onPath<T>(name: CaseName, workload: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof BenchError && err.code === 'BENCH_ERR_ABORTED') throw err;
-    throw new BenchError('BENCH_ERR_PATH', `${name}: ${workload} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-}
-
-
