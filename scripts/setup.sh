@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 PNPM_VERSION="$(node -p "require('./package.json').packageManager.split('@')[1]")"
 # Debian packages: kernel tooling for capture and the testbed, and the independent peers we measure against
-# (python3-h2: a non-Node HBONE client for the interop test).
-DEBIAN_PACKAGES=(nftables iproute2 iptables stunnel4 nghttp2-client iperf3 curl procps python3-h2)
+# (python3-h2: a non-Node HBONE client for the interop test; nginx-light: the C baseline proxy and the HTTP
+# server of `pnpm bench waypoint`, whose load generators are wrk and nghttp2-client's h2load).
+DEBIAN_PACKAGES=(nftables iproute2 iptables stunnel4 nghttp2-client iperf3 curl procps python3-h2 nginx-light wrk)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

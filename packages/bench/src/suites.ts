@@ -6,6 +6,7 @@ import type { Suite } from './suite.js';
 
 export const SUITES: Readonly<Record<string, () => Promise<Suite>>> = {
   hbone: async () => (await import('./hbone/suite.js')).hboneSuite,
+  waypoint: async () => (await import('./waypoint/suite.js')).waypointSuite,
   xds: async () => (await import('./xds/suite.js')).xdsSuite,
   ztunnel: async () => (await import('./ztunnel/suite.js')).ztunnelSuite,
 };

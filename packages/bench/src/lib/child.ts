@@ -213,3 +213,10 @@ export async function raceChild<T>(
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
+
+/** The command and arguments that run `program args` under `launcher` (e.g. `ip netns exec <ns>`), or directly without one. */
+export function underLauncher(launcher: readonly string[] | undefined, program: string, args: readonly string[]): [string, string[]] {
+  if (launcher === undefined || launcher.length === 0) return [program, [...args]];
+  const [command, ...prefix] = launcher;
+  return [command!, [...prefix, program, ...args]];
+}

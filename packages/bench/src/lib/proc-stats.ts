@@ -122,3 +122,27 @@ export function parseTcpTable(text: string): TcpTableRow[] {
   }
   return rows;
 }
+
+/** The parent pid (field 4) from the text of /proc/<pid>/stat. */
+export function parseStatParentPid(stat: string): number {
+  const close = stat.lastIndexOf(')');
+  const ppid = close < 0 ? NaN : Number(stat.slice(close + 2).trim().split(/\s+/)[1]);
+  if (!Number.isSafeInteger(ppid)) throw new BenchError('BENCH_ERR_CHILD', 'unreadable /proc stat line: no parent pid');
+  return ppid;
+}
+
+/** The live processes whose parent is `pid` (an nginx master's workers, say). */
+export async function childPids(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    if (parseStatParentPid(stat) === pid) children.push(Number(entry));
+  }
+  return children.sort((a, b) => a - b);
+}

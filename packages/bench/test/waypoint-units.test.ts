@@ -1,0 +1,122 @@
+/** `pnpm bench waypoint`'s options, figures, targets and printed report. */
+import test from 'ava';
+import { BenchError } from '../src/lib/errors.js';
+import { parseWaypointOptions } from '../src/waypoint/options.js';
+import { formatReport, summarise, targets, type CaseRaw, type CaseResult, type WaypointReport } from '../src/waypoint/report.js';
+
+test('defaults, --quick, and every flag', (t) => {
+  const d = parseWaypointOptions([], '/results')!;
+  t.like(d, { loadSeconds: 10, rateSeconds: 10, warmupSeconds: 1, rate: 1000, rateClients: 10, concurrency: 32, h2Connections: 4, bodyBytes: 1024, outDir: '/results', wrk: 'wrk', h2load: 'h2load', nginx: 'nginx', cpuProfDir: undefined, quick: false });
+  t.deepEqual(d.cases, ['direct', 'ztunnel', 'waypoint', 'nginx']);
+  t.deepEqual(d.protocols, ['http1', 'http2']);
+  t.like(parseWaypointOptions(['--quick'], '/r'), { loadSeconds: 2, rateSeconds: 2, quick: true });
+  const all = parseWaypointOptions(
+    ['--seconds', '3', '--rate-seconds', '4', '--rate', '500', '--rate-clients', '5', '--concurrency', '12', '--h2-connections', '3', '--size', '4000', '--cases', 'nginx,direct', '--protocols', 'http2', '--cpu-prof', 'prof', '--out', 'o', '--wrk', '/w', '--h2load', '/h', '--nginx', '/n'],
+    '/r',
+  )!;
+  t.like(all, { loadSeconds: 3, rateSeconds: 4, rate: 500, rateClients: 5, concurrency: 12, h2Connections: 3, bodyBytes: 4000, wrk: '/w', h2load: '/h', nginx: '/n' });
+  t.deepEqual(all.cases, ['direct', 'nginx']);
+  t.deepEqual(all.protocols, ['http2']);
+  t.true(all.cpuProfDir!.endsWith('/prof') && all.outDir.endsWith('/o'));
+  t.is(parseWaypointOptions(['--concurrency', '2'], '/r')!.h2Connections, 2, 'no more HTTP/2 connections than requests in flight');
+  t.is(parseWaypointOptions(['--help'], '/r'), undefined);
+});
+
+test('bad flags are refused with the reason', (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--rate', '0'], /--rate must be an integer >= 1, got "0"/],
+    [['--rate', '1000', '--rate-clients', '3'], /--rate-clients \(3\) must divide --rate \(1000\)/],
+    [['--concurrency', '32', '--h2-connections', '5'], /--h2-connections \(5\) must divide --concurrency \(32\)/],
+    [['--size', '4001'], /--size must be at most 4000, got 4001/],
+    [['--cases', 'direct,envoy'], /--cases: unknown case "envoy" \(known: direct, ztunnel, waypoint, nginx\)/],
+    [['--protocols', 'http3'], /--protocols: unknown protocol "http3" \(known: http1, http2\)/],
+    [['--bogus'], /Unknown option '--bogus'[\s\S]*usage: pnpm bench waypoint/],
+    [['extra'], /Unexpected argument 'extra'/],
+  ];
+  for (const [args, message] of cases) {
+    const err = t.throws(() => parseWaypointOptions(args, '/r'), { instanceOf: BenchError, message }, args.join(' '));
+    t.is(err.code, 'BENCH_ERR_USAGE');
+  }
+});
+
+function raw(name: CaseRaw['name'], protocol: CaseRaw['protocol'], p99: number, cpu: number | undefined): CaseRaw {
+  // 100 latencies 1..100 µs, scaled so that the 99th is `p99`.
+  const latenciesUs = Array.from({ length: 100 }, (_, i) => ((i + 1) * p99) / 99);
+  return {
+    name,
+    protocol,
+    load: { requests: 20_000, seconds: 2 },
+    latenciesUs,
+    rate: { target: 1000, achieved: 998.4 },
+    proxyCpuSeconds: cpu,
+    meshCpuSeconds: name === 'direct' ? undefined : 1.5,
+    peakRssMiB: cpu === undefined ? undefined : 55.55,
+    serverRequests: 31_000,
+  };
+}
+
+test('a row: rps at full speed, percentiles at the fixed rate, CPU per 1,000 requests', (t) => {
+  const row = summarise(raw('waypoint', 'http2', 990, 0.9));
+  t.deepEqual(Object.keys(row).slice(0, 7), ['case', 'protocol', 'rps', 'p50_us', 'p99_us', 'cpu_s_per_1k_req', 'rss_MB']);
+  t.like(row, { case: 'waypoint', protocol: 'http2', rps: 10_000, p50_us: 500, p99_us: 990, p90_us: 900, max_us: 1000, cpu_s_per_1k_req: 0.045, mesh_cpu_s_per_1k_req: 0.075, rss_MB: 55.6 });
+  t.like(row, { load_requests: 20_000, load_seconds: 2, rate_target_rps: 1000, rate_achieved_rps: 998.4, rate_requests: 100, server_requests: 31_000 });
+  const direct = summarise(raw('direct', 'http1', 99, undefined));
+  t.like(direct, { cpu_s_per_1k_req: null, mesh_cpu_s_per_1k_req: null, rss_MB: null });
+});
+
+test('targets: added p99 over ztunnel, and requests per CPU-second against nginx, per protocol', (t) => {
+  const rows = [
+    summarise(raw('ztunnel', 'http1', 2000, 0.1)),
+    summarise(raw('waypoint', 'http1', 2900, 0.4)),
+    summarise(raw('nginx', 'http1', 3000, 0.2)),
+    summarise(raw('ztunnel', 'http2', 2000, 0.1)),
+    summarise(raw('waypoint', 'http2', 3100, 0.5)),
+    summarise(raw('nginx', 'http2', 3000, 0.2)),
+  ];
+  t.deepEqual(targets(rows, ['http1', 'http2']), [
+    { name: 'http1: waypoint p99 - ztunnel p99 at the fixed rate (us)', value: 900, target: '<= 1000', met: true },
+    { name: 'http2: waypoint p99 - ztunnel p99 at the fixed rate (us)', value: 1100, target: '<= 1000', met: false },
+    { name: 'http1: waypoint/nginx requests per CPU-second', value: 0.5, target: '>= 0.5', met: true },
+    { name: 'http2: waypoint/nginx requests per CPU-second', value: 0.4, target: '>= 0.5', met: false },
+  ]);
+  const without = targets(rows.filter((r) => r.case !== 'nginx'), ['http1']);
+  t.deepEqual(without.map((x) => [x.value, x.met]), [
+    [900, true],
+    [null, null],
+  ]);
+});
+
+test('the printed report: a row per path and protocol, how it was measured, and PASS/MISS per target', (t) => {
+  const cases: CaseResult[] = [summarise(raw('direct', 'http1', 300, undefined)), summarise(raw('waypoint', 'http1', 1500, 0.3)), summarise({ ...raw('nginx', 'http1', 1000, 0.2), rate: { target: 1000, achieved: 700 } })];
+  cases.push(summarise(raw('ztunnel', 'http1', 400, 0.1)));
+  const report: WaypointReport = {
+    cases,
+    suite: 'waypoint',
+    started_at: '2026-01-01T00:00:00.000Z',
+    config: {
+      load_seconds: 10,
+      rate_seconds: 10,
+      warmup_seconds: 1,
+      rate: 1000,
+      rate_clients: 10,
+      concurrency: 32,
+      h2_connections: 4,
+      body_bytes: 1024,
+      nginx_in_mesh: true,
+      quick: false,
+      node: 'v20',
+      cpus: 2,
+      load_average_at_start: [1, 2, 3],
+      load_average_at_end: [4, 5, 6],
+    },
+    targets: targets(cases, ['http1']),
+  };
+  const text = formatReport(report);
+  t.regex(text, /^case\s+proto\s+rps\s+p50 us\s+p99 us\s+CPU-s\/1k\s+mesh CPU\s+RSS MB$/m);
+  t.regex(text, /^direct\s+http1\s+10000\s+152\s+300\s+-\s+-\s+-$/m);
+  t.regex(text, /^waypoint\s+http1\s+10000\s+758\s+1500\s+0\.0150\s+0\.0750\s+55\.6$/m);
+  t.regex(text, /^note: nginx http1 reached 700 of the 1000 requests\/s asked for$/m);
+  t.regex(text, /^load average at start 1\.00 2\.00 3\.00, at end 4\.00 5\.00 6\.00$/m);
+  t.regex(text, /^http1: waypoint p99 - ztunnel p99 at the fixed rate \(us\): 1100 {2}\(target <= 1000: MISS\)$/m);
+  t.regex(text, /^http1: waypoint\/nginx requests per CPU-second: 0\.667 {2}\(target >= 0\.5: PASS\)$/m);
+});
