@@ -1,5 +1,19 @@
 /** Values of suite command-line flags, checked with errors that name the flag. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BenchError } from './errors.js';
+
+type FlagSpecs = NonNullable<ParseArgsConfig['options']>;
+/** The values `parseArgs` gives for `O`, strict and without positionals: booleans and strings as declared. */
+export type FlagValues<O extends FlagSpecs> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: false; options: O }>>['values'];
+
+/** A suite's flags (no positionals, no unknown flags); BENCH_ERR_USAGE with the suite's usage text otherwise. */
+export function parseFlags<const O extends FlagSpecs>(args: readonly string[], options: O, usage: string): FlagValues<O> {
+  try {
+    return parseArgs({ args: [...args], strict: true, allowPositionals: false, options }).values;
+  } catch (cause) {
+    throw new BenchError('BENCH_ERR_USAGE', `${(cause as Error).message}\n\n${usage}`, { cause });
+  }
+}
 
 /** An integer flag of at least `min`; undefined when the flag was not given. */
 export function intOption(flag: string, value: string | undefined, min: number): number | undefined {

@@ -5,6 +5,7 @@
  * labelled `istio.io/use-waypoint` (`waypoint`): the same pods and processes for every path.
  */
 import type { LocalMesh } from '@ambit/local-mesh';
+import { benchClusterYaml, benchPod } from '../lib/bench-cluster.js';
 import { changeAndWait } from '../lib/mesh.js';
 
 export const CLIENT_POD = 'client';
@@ -27,99 +28,40 @@ export const WAYPOINT_VIP = '10.96.0.2';
  */
 export const PORTS = { http1: 8080, http2: 8081, status: 8090 } as const;
 
-const NOT_ENROLLED = 'metadata: { name: bench }';
-const ENROLLED = 'metadata: { name: bench, labels: { istio.io/dataplane-mode: ambient } }';
 const NO_WAYPOINT = 'metadata: { name: server, namespace: bench }';
 const USE_WAYPOINT = `metadata: { name: server, namespace: bench, labels: { istio.io/use-waypoint: ${WAYPOINT_NAME} } }`;
 
-export const BENCH_MESH_YAML = `# pnpm bench waypoint: generated for the run.
-apiVersion: v1
-kind: Namespace
-metadata: { name: istio-system }
----
-apiVersion: v1
-kind: Namespace
-${NOT_ENROLLED}
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: anchor, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: v1
-kind: Node
-metadata: { name: node-a }
----
-apiVersion: v1
-kind: Node
-metadata: { name: node-b }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: ${CLIENT_POD}, namespace: bench, labels: { app: client } }
-spec: { nodeName: node-a, serviceAccountName: client, containers: [{ name: load, image: h2load }] }
-status: { phase: Running, podIP: ${CLIENT_IP}, conditions: [{ type: Ready, status: "True" }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: ${SERVER_POD}, namespace: bench, labels: { app: server } }
-spec: { nodeName: node-b, serviceAccountName: server, containers: [{ name: http, image: nginx, ports: [{ name: http, containerPort: ${PORTS.http1} }] }] }
-status: { phase: Running, podIP: ${SERVER_IP}, conditions: [{ type: Ready, status: "True" }] }
----
-apiVersion: v1
+export const BENCH_MESH_YAML = benchClusterYaml('waypoint', [
+  benchPod(CLIENT_POD, 'node-a', CLIENT_IP, 'app: client', '{ name: load, image: h2load }'),
+  benchPod(SERVER_POD, 'node-b', SERVER_IP, 'app: server', `{ name: http, image: nginx, ports: [{ name: http, containerPort: ${PORTS.http1} }] }`),
+  `apiVersion: v1
 kind: Service
 ${NO_WAYPOINT}
 spec:
   clusterIP: ${SERVER_VIP}
   selector: { app: server }
   ports: [{ name: http, port: ${PORTS.http1}, targetPort: ${PORTS.http1} }]
----
-# The C baseline: nginx as a reverse proxy, on the waypoint's node, in the mesh like the waypoint's traffic.
-apiVersion: v1
-kind: Pod
-metadata: { name: ${NGINX_POD}, namespace: bench, labels: { app: nginx } }
-spec: { nodeName: node-b, serviceAccountName: nginx, containers: [{ name: proxy, image: nginx }] }
-status: { phase: Running, podIP: ${NGINX_IP}, conditions: [{ type: Ready, status: "True" }] }
----
-apiVersion: gateway.networking.k8s.io/v1
+`,
+  // The C baseline: nginx as a reverse proxy, on the waypoint's node, in the mesh like the waypoint's traffic.
+  benchPod(NGINX_POD, 'node-b', NGINX_IP, 'app: nginx', '{ name: proxy, image: nginx }'),
+  `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: ${WAYPOINT_NAME}, namespace: bench }
 spec:
   gatewayClassName: istio-waypoint
   listeners: [{ name: mesh, port: 15008, protocol: HBONE }]
----
-apiVersion: v1
+`,
+  `apiVersion: v1
 kind: Service
 metadata: { name: ${WAYPOINT_NAME}, namespace: bench, labels: { gateway.istio.io/managed: istio.io-mesh-controller } }
 spec:
   clusterIP: ${WAYPOINT_VIP}
   selector: { gateway.networking.k8s.io/gateway-name: ${WAYPOINT_NAME} }
   ports: [{ name: mesh, port: 15008 }]
----
-apiVersion: v1
-kind: Pod
-metadata: { name: ${WAYPOINT_POD}, namespace: bench, labels: { gateway.networking.k8s.io/gateway-name: ${WAYPOINT_NAME} } }
-spec: { nodeName: node-b, serviceAccountName: ${WAYPOINT_NAME}, containers: [{ name: waypoint, image: ambit-waypoint }] }
-status: { phase: Running, podIP: ${WAYPOINT_IP}, conditions: [{ type: Ready, status: "True" }] }
----
-# An enrolled pod on each node, idle: the control plane gives a node its token (and so its ztunnel a
-# connection) once the node has a pod in the mesh, and bench is not enrolled at first.
-apiVersion: v1
-kind: Pod
-metadata: { name: anchor-a, namespace: anchor }
-spec: { nodeName: node-a, serviceAccountName: anchor, containers: [{ name: idle, image: pause }] }
-status: { phase: Running, podIP: 10.244.0.99, conditions: [{ type: Ready, status: "True" }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: anchor-b, namespace: anchor }
-spec: { nodeName: node-b, serviceAccountName: anchor, containers: [{ name: idle, image: pause }] }
-status: { phase: Running, podIP: 10.244.1.99, conditions: [{ type: Ready, status: "True" }] }
-`;
-
-/** Enrols namespace `bench`; `probe` sends traffic and says whether the ztunnels carried it. */
-export async function enrol(mesh: LocalMesh, probe: () => Promise<boolean>): Promise<void> {
-  await changeAndWait(mesh, NOT_ENROLLED, ENROLLED, probe, 'namespace bench to be captured by both ztunnels');
-}
+`,
+  // The waypoint's pod: the Gateway's service account is its name, as for istiod's waypoint Deployments.
+  benchPod(WAYPOINT_POD, 'node-b', WAYPOINT_IP, `gateway.networking.k8s.io/gateway-name: ${WAYPOINT_NAME}`, '{ name: waypoint, image: ambit-waypoint }'),
+]);
 
 /** Labels the server's Service `istio.io/use-waypoint`; `probe` says whether the waypoint carried traffic. */
 export async function useWaypoint(mesh: LocalMesh, probe: () => Promise<boolean>): Promise<void> {

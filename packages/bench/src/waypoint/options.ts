@@ -1,7 +1,6 @@
 /** Command-line options of `pnpm bench waypoint`. */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { intOption, subsetOption } from '../lib/cli-values.js';
+import { intOption, parseFlags, subsetOption } from '../lib/cli-values.js';
 import { BenchError } from '../lib/errors.js';
 
 /** Every path, in the order they are reported. */
@@ -68,35 +67,28 @@ rate (h2load --rps), the proxy's CPU per 1,000 requests and its memory.
 
 /** Parses the suite's arguments; throws BENCH_ERR_USAGE naming the bad flag. Returns undefined for --help. */
 export function parseWaypointOptions(args: readonly string[], defaultOutDir: string): WaypointBenchOptions | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean', default: false },
-        seconds: { type: 'string' },
-        'rate-seconds': { type: 'string' },
-        rate: { type: 'string' },
-        'rate-clients': { type: 'string' },
-        concurrency: { type: 'string' },
-        'h2-connections': { type: 'string' },
-        size: { type: 'string' },
-        cases: { type: 'string' },
-        protocols: { type: 'string' },
-        'cpu-prof': { type: 'string' },
-        out: { type: 'string' },
-        wrk: { type: 'string', default: 'wrk' },
-        h2load: { type: 'string', default: 'h2load' },
-        nginx: { type: 'string', default: 'nginx' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (cause) {
-    throw new BenchError('BENCH_ERR_USAGE', `${(cause as Error).message}\n\n${WAYPOINT_USAGE}`, { cause });
-  }
-  const v = parsed.values;
+  const v = parseFlags(
+    args,
+    {
+      quick: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      'rate-seconds': { type: 'string' },
+      rate: { type: 'string' },
+      'rate-clients': { type: 'string' },
+      concurrency: { type: 'string' },
+      'h2-connections': { type: 'string' },
+      size: { type: 'string' },
+      cases: { type: 'string' },
+      protocols: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string' },
+      wrk: { type: 'string', default: 'wrk' },
+      h2load: { type: 'string', default: 'h2load' },
+      nginx: { type: 'string', default: 'nginx' },
+      help: { type: 'boolean', default: false },
+    },
+    WAYPOINT_USAGE,
+  );
   if (v.help) return undefined;
   const quick = v.quick;
   const rate = intOption('--rate', v.rate, 1) ?? 1000;

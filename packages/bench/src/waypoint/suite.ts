@@ -28,7 +28,8 @@ import { checkAborted, cpuOf, onPath } from '../lib/steps.js';
 import { findTool } from '../lib/tools.js';
 import { runWrk, wrkScript } from '../lib/wrk.js';
 import type { Suite, SuiteContext } from '../suite.js';
-import { BENCH_MESH_YAML, CLIENT_POD, NGINX_IP, NGINX_POD, PORTS, SERVER_IP, SERVER_POD, enrol } from './bench-mesh.js';
+import { enrolBench } from '../lib/bench-cluster.js';
+import { BENCH_MESH_YAML, CLIENT_POD, NGINX_IP, NGINX_POD, PORTS, SERVER_IP, SERVER_POD } from './bench-mesh.js';
 import { NginxInPod } from './nginx.js';
 import { WAYPOINT_USAGE, parseWaypointOptions, type CaseName, type Protocol, type WaypointBenchOptions } from './options.js';
 import { formatReport, summarise, targets, type CaseRaw, type WaypointReport } from './report.js';
@@ -127,7 +128,7 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
   if (inMesh.length > 0) {
     log('enrolling namespace bench');
     const before = await meshOpened(mesh, CLIENT_POD);
-    await enrol(mesh, async () => {
+    await enrolBench(mesh, async () => {
       await mesh.exec(CLIENT_POD, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', podUrls(SERVER_IP).http1]).catch(() => undefined);
       return (await meshOpened(mesh, CLIENT_POD)) > before;
     });

@@ -5,7 +5,8 @@
  */
 import type { LocalMesh } from '@ambit/local-mesh';
 import type { Cleanup } from '../lib/cleanup.js';
-import { changeAndWait, startBenchMesh } from '../lib/mesh.js';
+import { benchClusterYaml, benchPod } from '../lib/bench-cluster.js';
+import { startBenchMesh } from '../lib/mesh.js';
 
 export const CLIENT_POD = 'client';
 export const SERVER_POD = 'server';
@@ -14,67 +15,12 @@ export const SERVER_IP = '10.244.1.10';
 /** The C backend (bulk sink + echo), iperf3, and the idle-connection server, in the server pod. */
 export const PORTS = { loadgen: 9000, iperf3: 5201, idle: 9100 } as const;
 
-const NOT_ENROLLED = 'metadata: { name: bench }';
-const ENROLLED = 'metadata: { name: bench, labels: { istio.io/dataplane-mode: ambient } }';
-
-export const BENCH_MESH_YAML = `# pnpm bench ztunnel: generated for the run.
-apiVersion: v1
-kind: Namespace
-metadata: { name: istio-system }
----
-apiVersion: v1
-kind: Namespace
-${NOT_ENROLLED}
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: anchor, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: v1
-kind: Node
-metadata: { name: node-a }
----
-apiVersion: v1
-kind: Node
-metadata: { name: node-b }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: ${CLIENT_POD}, namespace: bench, labels: { app: client } }
-spec: { nodeName: node-a, serviceAccountName: client, containers: [{ name: load, image: loadgen }] }
-status: { phase: Running, podIP: ${CLIENT_IP}, conditions: [{ type: Ready, status: "True" }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: ${SERVER_POD}, namespace: bench, labels: { app: server } }
-spec: { nodeName: node-b, serviceAccountName: server, containers: [{ name: backend, image: loadgen }] }
-status: { phase: Running, podIP: ${SERVER_IP}, conditions: [{ type: Ready, status: "True" }] }
----
-# An enrolled pod on each node, idle: the control plane gives a node its token (and so its ztunnel a
-# connection) once the node has a pod in the mesh, and bench is not enrolled at first.
-apiVersion: v1
-kind: Pod
-metadata: { name: anchor-a, namespace: anchor }
-spec: { nodeName: node-a, serviceAccountName: anchor, containers: [{ name: idle, image: pause }] }
-status: { phase: Running, podIP: 10.244.0.99, conditions: [{ type: Ready, status: "True" }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: anchor-b, namespace: anchor }
-spec: { nodeName: node-b, serviceAccountName: anchor, containers: [{ name: idle, image: pause }] }
-status: { phase: Running, podIP: 10.244.1.99, conditions: [{ type: Ready, status: "True" }] }
-`;
+export const BENCH_MESH_YAML = benchClusterYaml('ztunnel', [
+  benchPod(CLIENT_POD, 'node-a', CLIENT_IP, 'app: client', '{ name: load, image: loadgen }'),
+  benchPod(SERVER_POD, 'node-b', SERVER_IP, 'app: server', '{ name: backend, image: loadgen }'),
+]);
 
 /** Starts the mesh (ztunnels on both nodes, `bench` not enrolled); its teardown is registered with `cleanup`. */
 export async function startZtunnelBenchMesh(cleanup: Cleanup, ztunnelNodeArgs: readonly string[]): Promise<LocalMesh> {
   return await startBenchMesh({ cleanup, yaml: BENCH_MESH_YAML, tag: 'bz', ztunnelNodeArgs });
-}
-
-/**
- * Enrols namespace `bench` and waits until both ztunnels proxy its pods: `probe` opens a connection from the
- * client to the server, and node-b's ztunnel must hold a connection while it is open (capture and
- * certificates are then in place on both sides).
- */
-export async function enrol(mesh: LocalMesh, probe: () => Promise<boolean>): Promise<void> {
-  await changeAndWait(mesh, NOT_ENROLLED, ENROLLED, probe, 'namespace bench to be captured by both ztunnels');
 }

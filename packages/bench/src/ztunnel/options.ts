@@ -1,8 +1,6 @@
 /** Command-line options of `pnpm bench ztunnel`. */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { intOption as int, subsetOption } from '../lib/cli-values.js';
-import { BenchError } from '../lib/errors.js';
+import { intOption as int, parseFlags, subsetOption } from '../lib/cli-values.js';
 
 /** Every path, in the order they are reported. */
 export const CASE_NAMES = ['direct', 'ztunnel', 'c-tunnel'] as const;
@@ -49,30 +47,23 @@ ztunnel's memory per idle proxied connection.
 
 /** Parses the suite's arguments; throws BENCH_ERR_USAGE naming the bad flag. Returns undefined for --help. */
 export function parseZtunnelOptions(args: readonly string[], defaultOutDir: string): ZtunnelBenchOptions | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean', default: false },
-        seconds: { type: 'string' },
-        'round-trips': { type: 'string' },
-        size: { type: 'string' },
-        'idle-conns': { type: 'string' },
-        cases: { type: 'string' },
-        'cpu-prof': { type: 'string' },
-        out: { type: 'string' },
-        stunnel: { type: 'string', default: 'stunnel4' },
-        iperf3: { type: 'string', default: 'iperf3' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (cause) {
-    throw new BenchError('BENCH_ERR_USAGE', `${(cause as Error).message}\n\n${ZTUNNEL_USAGE}`, { cause });
-  }
-  const v = parsed.values;
+  const v = parseFlags(
+    args,
+    {
+      quick: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      'round-trips': { type: 'string' },
+      size: { type: 'string' },
+      'idle-conns': { type: 'string' },
+      cases: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string' },
+      stunnel: { type: 'string', default: 'stunnel4' },
+      iperf3: { type: 'string', default: 'iperf3' },
+      help: { type: 'boolean', default: false },
+    },
+    ZTUNNEL_USAGE,
+  );
   if (v.help) return undefined;
   const quick = v.quick;
   const roundTrips = int('--round-trips', v['round-trips'], 1) ?? (quick ? 2_000 : 20_000);

@@ -28,7 +28,8 @@ import { readPeakRssMiB, readRssBytes } from '../lib/proc-stats.js';
 import { checkAborted, cpuOf, onPath } from '../lib/steps.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { writeBenchCertificates } from '../hbone/certs.js';
-import { CLIENT_POD, PORTS, SERVER_IP, SERVER_POD, enrol, startZtunnelBenchMesh } from './bench-mesh.js';
+import { enrolBench } from '../lib/bench-cluster.js';
+import { CLIENT_POD, PORTS, SERVER_IP, SERVER_POD, startZtunnelBenchMesh } from './bench-mesh.js';
 import { startCTunnel } from './c-tunnel.js';
 import { runIperf } from './iperf.js';
 import { ZTUNNEL_USAGE, parseZtunnelOptions, type CaseName, type ZtunnelBenchOptions } from './options.js';
@@ -111,7 +112,7 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
   if (options.cases.includes('ztunnel') || wantIdle) {
     log('enrolling namespace bench');
     const before = await meshOpened(mesh);
-    await enrol(mesh, async () => {
+    await enrolBench(mesh, async () => {
       await runPingPong(loadgen, { host: SERVER_IP, port: PORTS.loadgen }, 5, 16, 0, { ...run, timeoutMs: 10_000 }).catch(() => undefined);
       return (await meshOpened(mesh)) > before;
     });
