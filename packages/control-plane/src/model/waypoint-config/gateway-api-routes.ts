@@ -8,9 +8,11 @@
  * namespace, which the destination-side waypoint cannot tell apart: reported, not applied.
  *
  * Translation (`gatewayApiRoutes`): every match of every rule becomes one Envoy route, ordered by Gateway
- * API precedence across all the routes of the chain (exact paths first, then longer paths, method
- * matches, more header matches, more query matches; then the older route, then `namespace/name`, then
- * rule and match order). A request that matches none gets Envoy's 404, as Gateway API requires.
+ * API precedence across all the routes of the chain: exact paths first, then regular expressions, then
+ * prefixes (Gateway API leaves regular expressions' place open; this is Envoy Gateway's order, and it keeps
+ * the catch-all `/` last), longer paths first, then method matches, more header matches, more query
+ * matches; then the older route, then `namespace/name`, then rule and match order. A request that
+ * matches none gets Envoy's 404, as Gateway API requires.
  */
 import type { GrpcRouteObject, GrpcRouteRule, HttpRouteMatch, HttpRouteObject, HttpRouteRule, PathModifier, RouteFilter } from '../../input/route-objects.js';
 import type { ModelContext } from '../context.js';
@@ -153,7 +155,7 @@ interface Entry {
   readonly rule: HttpRouteRule | GrpcRouteRule;
   readonly matchIndex: number;
   readonly match: RouteMatch;
-  /** Precedence: exact 0, prefix 1, regex 2; then longer first. */
+  /** Precedence: exact 0, regex 1, prefix 2; then longer first. */
   readonly pathRank: number;
   readonly pathLength: number;
   readonly method: boolean;
@@ -213,13 +215,13 @@ function httpEntry(route: HttpRouteObject, rule: HttpRouteRule, m: HttpRouteMatc
       // Gateway API prefixes match whole segments, and `/foo/` means the same as `/foo`.
       const trimmed = m.path.value.replace(/\/+$/, '');
       path = trimmed === '' ? { prefix: '/' } : { path_separated_prefix: trimmed };
-      pathRank = 1;
+      pathRank = 2;
       prefix = trimmed;
       break;
     }
     case 'RegularExpression':
       path = { safe_regex: regex(m.path.value) };
-      pathRank = 2;
+      pathRank = 1;
       break;
   }
   const headers = headerMatchers(m.headers);
@@ -242,7 +244,7 @@ function httpEntry(route: HttpRouteObject, rule: HttpRouteRule, m: HttpRouteMatc
 function grpcEntry(route: GrpcRouteObject, rule: GrpcRouteRule, m: GrpcRouteRule['matches'][number], matchIndex: number): Entry {
   const method = m.method;
   let path: Pick<RouteMatch, 'prefix' | 'path' | 'safe_regex'>;
-  let pathRank = 1;
+  let pathRank = 2;
   if (method === undefined) {
     path = { prefix: '/' };
   } else if (method.type === 'Exact') {
@@ -253,11 +255,11 @@ function grpcEntry(route: GrpcRouteObject, rule: GrpcRouteRule, m: GrpcRouteRule
       path = { prefix: `/${method.service}/` };
     } else {
       path = { safe_regex: regex(`/[^/]+/${escapeRegex(method.method!)}`) };
-      pathRank = 2;
+      pathRank = 1;
     }
   } else {
     path = { safe_regex: regex(`/${method.service ?? '[^/]+'}/${method.method ?? '[^/]+'}`) };
-    pathRank = 2;
+    pathRank = 1;
   }
   const headers = headerMatchers(m.headers);
   return {
