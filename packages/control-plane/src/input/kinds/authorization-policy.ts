@@ -165,7 +165,9 @@ function decodeCondition(field: Field): AuthorizationCondition {
     key === 'destination.port' ? checkPort : key === 'source.ip' || key === 'destination.ip' || key === 'remote.ip' ? checkCidr : undefined;
   const values = field.child('values').stringList(check ? { check } : {});
   const notValues = field.child('notValues').stringList(check ? { check } : {});
-  if ((values?.length ?? 0) === 0 && (notValues?.length ?? 0) === 0) field.error('must set values or notValues');
+  // Counted as written: an invalid value is reported on its own, not as a missing list.
+  const written = (f: Field): number => (Array.isArray(f.value) ? f.value.length : 0);
+  if (written(field.child('values')) === 0 && written(field.child('notValues')) === 0) field.error('must set values or notValues');
   return { key, ...(values !== undefined ? { values } : {}), ...(notValues !== undefined ? { notValues } : {}) };
 }
 
