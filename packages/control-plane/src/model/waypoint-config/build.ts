@@ -214,5 +214,12 @@ function routesFor(b: Builders, binding: Binding): Route[] {
   }
   if (vs !== undefined) return virtualServiceRoutes(rc, vs, b.servicesByHostname);
   const cluster = b.clusters.forPort(binding.service, binding.port);
-  return [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: duration(NO_TIMEOUT_MS), retry_policy: DEFAULT_RETRY } }];
+  const hash = b.clusters.hashPolicy(cluster);
+  return [
+    {
+      name: 'default',
+      match: { prefix: '/' },
+      route: { cluster, timeout: duration(NO_TIMEOUT_MS), retry_policy: DEFAULT_RETRY, ...(hash !== undefined ? { hash_policy: hash } : {}) },
+    },
+  ];
 }

@@ -146,7 +146,7 @@ export interface JwtProvider {
   readonly local_jwks: { readonly inline_string: string };
   readonly from_headers?: readonly { readonly name: string; readonly value_prefix?: string }[];
   readonly from_params?: readonly string[];
-  readonly forward: boolean;
+  readonly forward?: boolean;
 }
 
 export interface JwtAuthentication {

@@ -35,7 +35,7 @@ export function jwtAuthentication(ctx: ModelContext, policies: readonly RequestA
           ? { from_headers: rule.fromHeaders.map((h) => ({ name: h.name, ...(h.prefix !== undefined ? { value_prefix: h.prefix } : {}) })) }
           : {}),
         ...(rule.fromParams.length > 0 ? { from_params: rule.fromParams } : {}),
-        forward: rule.forwardOriginalToken,
+        ...(rule.forwardOriginalToken ? { forward: true } : {}),
       };
     });
   }
