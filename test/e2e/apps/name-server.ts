@@ -3,7 +3,8 @@
  * splits, retries and ejections can be counted per pod. Dependency-free; one JSON line per event on stdout:
  *
  *   name-server.js <name> <port> [control-file]
- *     {"event":"listening","port"} then {"event":"request","pod","method","url","headers"} per request.
+ *     {"event":"listening","port"} then {"event":"request","pod","method","url","headers","inflight"} per
+ *     request (`inflight`: requests being answered, this one included).
  *
  * Answers, by the first keyword segment of the path (a route's prefix may come before it):
  *   …/delay/<ms>             waits, then 200
@@ -19,6 +20,8 @@ import http from 'node:http';
 
 const [name = 'server', portText = '8080', control] = process.argv.slice(2);
 const failures = new Map<string, number>();
+/** Requests being answered right now (a circuit breaker test checks how many the proxy lets through). */
+let inflight = 0;
 
 function emit(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -40,7 +43,9 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, status: num
 }
 
 const server = http.createServer((req, res) => {
-  emit({ event: 'request', pod: name, method: req.method, url: req.url, headers: req.headers });
+  inflight++;
+  res.on('close', () => inflight--);
+  emit({ event: 'request', pod: name, method: req.method, url: req.url, headers: req.headers, inflight });
   // Drain the body: the answer does not depend on it.
   req.resume();
   const forced = forcedStatus();
