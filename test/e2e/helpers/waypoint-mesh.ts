@@ -106,9 +106,18 @@ export class WaypointMesh {
     return r.body;
   }
 
-  /** Waits until the waypoint's `/config_dump` satisfies `holds` (a config change has reached it). */
-  async waitForDump(holds: (dump: string) => boolean, what: string): Promise<void> {
-    await until(async () => holds(await this.configDump()), () => `the waypoint's config to show ${what}`);
+  /** The version of the waypoint's current configuration snapshot ('' before the first). */
+  async snapshotVersion(): Promise<string> {
+    const dump = JSON.parse(await this.configDump()) as { snapshot: { version?: string } | null };
+    return dump.snapshot?.version ?? '';
+  }
+
+  /**
+   * Waits until the waypoint has applied a snapshot newer than `version` and `holds` (a request showing the
+   * change, say) is true: a config edit has reached it.
+   */
+  async waitForConfig(version: string, holds: () => Promise<boolean>, what: string): Promise<void> {
+    await until(async () => (await this.snapshotVersion()) !== version && (await holds()), () => `the waypoint to apply ${what}`);
   }
 
   /** The waypoint's access-log records (one per request). */
