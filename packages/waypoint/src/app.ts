@@ -15,6 +15,7 @@ import type { CertificateSource, CertificateUpdate, Identity } from '@ambit/mesh
 import { realClock, type Clock } from '@ambit/mesh-core/lifecycle';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { ImmutableMap } from './config/immutable-map.js';
 import type { WaypointSnapshot } from './config/types.js';
 import { Endpoint, json, text } from './admin/endpoint.js';
 import { DEFAULT_LIMITS, type ProxyContext, type ProxyLimits } from './proxy/context.js';
@@ -226,7 +227,8 @@ export class Waypoint {
 
 /** Maps become objects, sets arrays, matchers their description, functions nothing: the compiled snapshot as data. */
 function snapshotReplacer(this: unknown, _key: string, value: unknown): unknown {
-  if (value instanceof Map) return Object.fromEntries(value);
+  // Snapshots built from xDS hold ImmutableMaps (not Map instances): both become objects.
+  if (value instanceof Map || value instanceof ImmutableMap) return Object.fromEntries(value.entries());
   if (value instanceof Set) return [...(value as Set<unknown>)];
   if (value instanceof RegExp) return value.source;
   if (typeof value === 'function') return undefined;
