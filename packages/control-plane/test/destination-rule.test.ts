@@ -84,7 +84,7 @@ const svcs = [
 function clusterOf(mesh: ReturnType<typeof waypointMesh>, name: string): Record<string, unknown> {
   const found = resources(mesh).clusters.get(name);
   if (found === undefined) throw new Error(`no cluster ${name}`);
-  return { ...found, typed_extension_protocol_options: Object.fromEntries(Object.entries(found.typed_extension_protocol_options).map(([k, v]) => [k, unpack(v)])) } as Record<string, unknown>;
+  return { ...found, typed_extension_protocol_options: Object.fromEntries(Object.entries(found.typed_extension_protocol_options).map(([k, v]) => [k, unpack(v)])) };
 }
 
 test('clusters without a DestinationRule: EDS, Istio\'s 10 s connect timeout, round robin, Envoy\'s default thresholds, protocol by port', (t) => {

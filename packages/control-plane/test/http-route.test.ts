@@ -5,7 +5,10 @@
 import test from 'ava';
 import { defaultRegistry } from '../src/input/kinds/index.js';
 import { parseFile } from '../src/input/parse-file.js';
-import { cluster, httpChain, httpRoute, problems, routes, service, waypointMesh } from './fixtures/waypoint-mesh.js';
+import { computeMesh } from '../src/model/compute.js';
+import { DEFAULT_MODEL_OPTIONS } from '../src/model/options.js';
+import { base, cluster, httpChain, httpRoute, problems, routes, service, waypointMesh } from './fixtures/waypoint-mesh.js';
+import { inputFrom, yamlDocs } from './helpers.js';
 
 /** The error diagnostics of one HTTPRoute document with `spec`, as [path, message]. */
 function rejections(spec: string): [string, string][] {
@@ -478,4 +481,20 @@ spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTT
   ]);
   // None of them attached: reviews still has its default route.
   t.deepEqual(routes(mesh, httpChain('reviews')).map((r) => r.name), ['default']);
+});
+
+test('an invalid edit of a route keeps its last valid version serving, with a warning', (t) => {
+  const route = (weights: string): string =>
+    yamlDocs(...svcs, httpRoute('split', `${PARENT}\n  rules: [{backendRefs: [{name: reviews-v1, port: 80, weight: ${weights}}]}]`));
+  const good = inputFrom({ 'mesh.yaml': base() + route('3') });
+  const bad = inputFrom({ 'mesh.yaml': base() + route('-3') }, good);
+  const mesh = computeMesh(bad, DEFAULT_MODEL_OPTIONS);
+  t.is(routes(mesh, httpChain('reviews'))[0]?.route?.cluster, cluster('reviews-v1'));
+  t.deepEqual(
+    mesh.diagnostics.map((d) => [d.severity, d.path, d.message]),
+    [
+      ['error', 'spec.rules[0].backendRefs[0].weight', 'must be between 0 and 1000000, got -3'],
+      ['warning', '', 'HTTPRoute shop/split is invalid; its last valid version stays in effect until the document is fixed'],
+    ],
+  );
 });

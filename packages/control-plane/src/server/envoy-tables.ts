@@ -19,6 +19,7 @@ export const ENDPOINT_TYPE_URL = `${TYPE_URL_PREFIX}envoy.config.endpoint.v3.Clu
 export const ENVOY_TYPES: readonly string[] = Object.freeze([LISTENER_TYPE_URL, ROUTE_TYPE_URL, CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL]);
 
 const EMPTY: ReadonlyMap<string, object> = new Map();
+const NO_CHANGE: TableDiff = Object.freeze({ upserted: [], removed: [] });
 
 function resourcesOf(waypoints: WaypointResources | undefined, typeUrl: string): ReadonlyMap<string, object> {
   if (waypoints === undefined) return EMPTY;
@@ -48,6 +49,10 @@ export class EnvoyTables {
 /** What changed per Envoy type between two sets of tables. */
 export function diffEnvoyTables(previous: ReadonlyMap<string, ResourceTable>, next: ReadonlyMap<string, ResourceTable>): Map<string, TableDiff> {
   const out = new Map<string, TableDiff>();
-  for (const [typeUrl, table] of next) out.set(typeUrl, diffTables(previous.get(typeUrl), table));
+  for (const [typeUrl, table] of next) {
+    const before = previous.get(typeUrl);
+    // The builder hands back the same table when the type's resources did not change.
+    out.set(typeUrl, before === table ? NO_CHANGE : diffTables(before, table));
+  }
   return out;
 }

@@ -200,7 +200,7 @@ function decodeRouteDestinations(field: Field): VsRouteDestination[] {
   if (Array.isArray(field.value) && items.length === 0) field.error('must name at least one destination');
   if (items.length > 1) {
     const total = out.reduce((sum, d) => sum + (d.weight ?? 0), 0);
-    if (out.length === items.length && total !== 100) field.error(`weights must add up to 100, got ${total}`);
+    if (out.length === items.length && out.every((d) => d.weight !== undefined) && total !== 100) field.error(`weights must add up to 100, got ${total}`);
   }
   return out;
 }

@@ -23,10 +23,30 @@ export const FILTER_RBAC = 'envoy.filters.http.rbac';
 export const FILTER_FAULT = 'envoy.filters.http.fault';
 export const FILTER_ROUTER = 'envoy.filters.http.router';
 
+/**
+ * Packed messages by type and content. A recomputation packs mostly what it packed before (every chain's
+ * router, the connection managers of services that did not change), and a JSON key costs a fraction of
+ * protobufjs's convert-verify-encode. Bounded: cleared when it grows past `PACKED_LIMIT`.
+ */
+const packed = new Map<string, Any>();
+const PACKED_LIMIT = 50_000;
+
+function keyReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  // Buffers (nested Anys) as base64; `value` would already be Buffer.toJSON's list of numbers.
+  const original = this[key];
+  return Buffer.isBuffer(original) ? original.toString('base64') : value;
+}
+
 /** `message` of `typeName` packed into an Any. Throws (a model bug) when it does not fit the schema. */
 export function packAny(typeName: string, message: object): Any {
+  const key = `${typeName}\0${JSON.stringify(message, keyReplacer)}`;
+  const known = packed.get(key);
+  if (known !== undefined) return known;
   const codec = envoyCodec<object>(typeName);
-  return { type_url: codec.typeUrl, value: codec.encode(message) };
+  const any: Any = Object.freeze({ type_url: codec.typeUrl, value: codec.encode(message) });
+  if (packed.size >= PACKED_LIMIT) packed.clear();
+  packed.set(key, any);
+  return any;
 }
 
 export function duration(ms: number): Duration {

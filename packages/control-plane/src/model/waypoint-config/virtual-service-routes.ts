@@ -81,8 +81,10 @@ export function virtualServiceRoutes(rc: RouteContext, vs: VirtualServiceObject,
   const out: Route[] = [];
   const port = rc.binding.port.port;
   for (const http of vs.http) {
-    const matches = http.match.length === 0 ? [undefined] : http.match.filter((m) => m.port === undefined || m.port === port);
-    matches.forEach((m, i) => out.push(buildRoute(rc, vs, http, m, i, servicesByHostname)));
+    if (http.match.length === 0) out.push(buildRoute(rc, vs, http, undefined, 0, servicesByHostname));
+    http.match.forEach((m, i) => {
+      if (m.port === undefined || m.port === port) out.push(buildRoute(rc, vs, http, m, i, servicesByHostname));
+    });
   }
   return out;
 }
