@@ -162,7 +162,7 @@ test('a waypoint subscribes by name step by step, and an HTTPRoute edit arrives 
   await c.until(() => edsNames.every((n) => c.endpoints.state.has(n)), 'the load assignments');
   t.deepEqual(
     c.endpoints.state.get(clusterNames[0]!)!.endpoints.flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address)),
-    [{ address: '10.244.1.11', port_value: 9080, port_specifier: 'port_value' }],
+    [{ address: '10.244.1.21', port_value: 9080, port_specifier: 'port_value' }],
   );
   // Only what was asked for arrived: by name, not wildcard.
   t.deepEqual([...c.listeners.state.keys()], [LISTENER_NAME]);
