@@ -195,3 +195,9 @@ test('ports: 0 means any (never a collision); the default ports are distinct', (
   t.deepEqual([config.ports.hbone.port, config.ports.admin.port, config.ports.stats.port, config.ports.readiness.port], [0, 0, 0, 0]);
   t.deepEqual(problems({ ...POD, ADMIN_PORT: '15008' }), ['ADMIN_PORT=15008: port 15008 is also HBONE_PORT']);
 });
+
+test('ISTIO_META_CLUSTER_ID wins over CLUSTER_ID and is the one named when bad; the grace period has a ceiling', (t) => {
+  t.deepEqual(problems({ ...POD, CLUSTER_ID: 'fine', ISTIO_META_CLUSTER_ID: '' }), ['ISTIO_META_CLUSTER_ID=: must be non-empty and without "/" (it is part of workload uids)']);
+  t.deepEqual(problems({ ...POD, TERMINATION_GRACE_PERIOD_SECONDS: '86401' }), ['TERMINATION_GRACE_PERIOD_SECONDS=86401: out of range 0-86400']);
+  t.deepEqual(problems({ ...POD, SECRET_TTL: 'a day' }), ['SECRET_TTL=a day: not a duration (want e.g. 30s, 5m, 1h30m or a number of seconds)']);
+});
