@@ -3,7 +3,10 @@
  * connection manager, its endpoints, and how its resources carry over from snapshot to snapshot.
  */
 import test from 'ava';
-import { computeMesh } from '../src/model/compute.js';
+import { assembleInput, type ParsedFile } from '../src/input/input-set.js';
+import { defaultRegistry } from '../src/input/kinds/index.js';
+import { parseFile } from '../src/input/parse-file.js';
+import { ComputeCache, computeMesh } from '../src/model/compute.js';
 import { DEFAULT_MODEL_OPTIONS } from '../src/model/options.js';
 import { EMPTY_SNAPSHOT, nextSnapshot } from '../src/model/versioning.js';
 import { inputFrom, yamlDocs } from './helpers.js';
@@ -151,4 +154,35 @@ test('snapshots: unchanged waypoint resources keep their objects, a pod change t
     ['10.0.0.2', '10.0.0.7'],
   );
   t.true(Object.isFrozen(third.waypoints!.endpoints.get(cluster('web'))));
+});
+
+test('a few pods changed: only the load assignments of their services are recomputed, and they equal a full computation', (t) => {
+  const podDoc = (name: string, ip: string, app: string): string => pod(name, ip, `app: ${app}`);
+  const frameText = base() + yamlDocs(service('a', '10.96.0.10'), service('b', '10.96.0.11'));
+  const podsText = yamlDocs(podDoc('a-1', '10.0.0.1', 'a'), podDoc('a-2', '10.0.0.2', 'a'), podDoc('b-1', '10.0.1.1', 'b'));
+  const registry = defaultRegistry();
+  const parsed = (file: string, text: string): ParsedFile => {
+    const result = parseFile(file, text, registry);
+    if (!result.ok) throw new Error('YAML did not parse');
+    return { file, documents: result.documents, diagnostics: result.diagnostics };
+  };
+  const frame = parsed('frame.yaml', frameText);
+  const pods = parsed('pods.yaml', podsText);
+  const cache = new ComputeCache();
+  const input = assembleInput([frame, pods]);
+  const first = nextSnapshot(EMPTY_SNAPSHOT, computeMesh(input, DEFAULT_MODEL_OPTIONS, cache))!;
+  // a-2 gets a new IP: the same object everywhere else, so the model patches the round.
+  const moved = parsed('pods.yaml', yamlDocs(podDoc('a-2', '10.0.0.9', 'a'))).documents[0]!;
+  const documents = pods.documents.slice();
+  documents[1] = { ...documents[1]!, object: moved.object! };
+  const changed = assembleInput([frame, { ...pods, documents }], input);
+  const content = computeMesh(changed, DEFAULT_MODEL_OPTIONS, cache);
+  t.is(cache.stats.roundsPatched, 1);
+  const second = nextSnapshot(first, content)!;
+  t.is(second.waypoints!.endpoints.get(cluster('b')), first.waypoints!.endpoints.get(cluster('b')));
+  t.deepEqual(second.waypoints!.endpoints, computeMesh(changed, DEFAULT_MODEL_OPTIONS).waypoints!.endpoints);
+  t.deepEqual(
+    second.waypoints!.endpoints.get(cluster('a'))!.endpoints[0]!.lb_endpoints.map((e) => e.endpoint.address.socket_address.address),
+    ['10.0.0.1', '10.0.0.9'],
+  );
 });

@@ -243,7 +243,7 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
       authorizations: frame.authorizations,
       identitiesByNode: round.content.identitiesByNode,
       diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
-      waypoints: waypointResources(frame.waypoints, ctx, addresses),
+      waypoints: waypointResources(frame.waypoints, ctx, addresses, { base, changed }),
     };
     patches.set(content, { base, changed });
     state.round = { frame, pods, workloads: patched, content, addresses };

@@ -34,7 +34,7 @@ import {
   packAny,
 } from './envoy-builders.js';
 import type { Cluster, ClusterLoadAssignment, Filter, FilterChain, HttpConnectionManager, Listener, Route, RouteConfiguration } from './envoy-types.js';
-import { buildEndpoints } from './endpoints.js';
+import { buildEndpoints, type WorkloadsPatch } from './endpoints.js';
 import { attachGatewayRoutes, gatewayApiRoutes, type GatewayRouteIndex, type RouteContext } from './gateway-api-routes.js';
 import { jwtAuthentication } from './jwt.js';
 import { PolicyTargets } from './policy-targets.js';
@@ -123,13 +123,16 @@ export function buildWaypointFrame(ctx: ModelContext, waypointIndex: WaypointInd
   return { listeners, routes, clusters, identities, endpointSpecs };
 }
 
-/** The frame's resources with the endpoints of the current workloads. */
-export function waypointResources(frame: WaypointFrame, ctx: ModelContext, addresses: ReadonlyMap<string, Address>): WaypointResources {
+/**
+ * The frame's resources with the endpoints of the current workloads; `patch` (what changed since the
+ * workloads of the previous computation) lets the endpoints cost what changed.
+ */
+export function waypointResources(frame: WaypointFrame, ctx: ModelContext, addresses: ReadonlyMap<string, Address>, patch?: WorkloadsPatch): WaypointResources {
   return {
     listeners: frame.listeners,
     routes: frame.routes,
     clusters: frame.clusters,
-    endpoints: buildEndpoints(frame.endpointSpecs, ctx.pods, addresses),
+    endpoints: buildEndpoints(frame.endpointSpecs, ctx.pods, addresses, patch),
     identities: frame.identities,
   };
 }
