@@ -64,7 +64,7 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-test('the demo shows a request across nodes with both identities proven, the policy denial and the metrics, then removes everything', async (t) => {
+test('the demo shows a request across nodes with both identities proven, the policy denial, the metrics, an L7 split and an L7 denial at the waypoint, then removes everything', async (t) => {
   if (!rootOnly(t)) return;
   const run = prefix('demo');
   const r = await runDemo(['--prefix', run]);
@@ -79,6 +79,18 @@ test('the demo shows a request across nodes with both identities proven, the pol
   t.true(r.stdout.includes('denied by policy demo/deny-notsleep'), r.stdout);
   t.regex(r.stdout, /istio_tcp_connections_opened_total\{reporter="destination",source_workload="sleep",destination_workload="httpbin",response_flags="-",connection_security_policy="mutual_tls"\} 1/);
   t.regex(r.stdout, /istio_tcp_connections_closed_total\{[^}]*source_workload="notsleep"[^}]*response_flags="DENY"[^}]*\} 1/);
+  // The waypoint: an L7 split counted per version, and an L7 denial named by the waypoint's log.
+  const v1 = /hello v1 .*: +(\d+) /.exec(r.stdout);
+  const v2 = /hello v2 .*: +(\d+) /.exec(r.stdout);
+  t.truthy(v1 && v2, r.stdout);
+  t.is(Number(v1![1]) + Number(v2![1]), 100);
+  t.true(Number(v1![1]) > Number(v2![1]), r.stdout);
+  t.true(r.stdout.includes('waypoint demo/waypoint: GET /hello/1 200 via outbound|80||hello-v'), r.stdout);
+  t.true(r.stdout.includes(`from ${sleep} (proven in mutual TLS by sleep's ztunnel), route demo/hello.0.0`), r.stdout);
+  t.true(r.stdout.includes('└─▶ 403 RBAC: access denied'), r.stdout);
+  t.true(r.stdout.includes('POST /hello/orders 403 rbac_access_denied_matched_policy[ns[demo]-policy[hello-read-only]-rule[0]]'), r.stdout);
+  t.true(r.stdout.includes('then GET http://10.96.0.40/hello/orders: 200'), r.stdout);
+  t.regex(r.stdout, /ambit-waypoint pid \d+, ready/);
   t.regex(r.stdout, /^Done: /m);
   t.is(r.stderr, '');
   t.deepEqual(namespacesOf(run), []);

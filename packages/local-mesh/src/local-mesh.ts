@@ -40,7 +40,7 @@ const HELD_CLIENT = fileURLToPath(new URL('./apps/held-client.js', import.meta.u
 
 export const XDS_PORT = 15012;
 /** The DNS name in the control plane's serving certificate. */
-const CONTROL_PLANE_HOSTNAME = 'istiod.istio-system.svc';
+export const CONTROL_PLANE_HOSTNAME = 'istiod.istio-system.svc';
 
 /** Started once the control plane and the ztunnels are ready, in order; a failure tears the mesh down. */
 export interface MeshExtension {

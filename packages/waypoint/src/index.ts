@@ -39,7 +39,7 @@ export type {
 
 // The data path (wpproxy): app, proxy, upstream, route, telemetry.
 export { Waypoint } from './app.js';
-export type { Address, SnapshotSource, WaypointOptions } from './app.js';
+export type { Address, SnapshotSource, WaypointCertificateSource, WaypointOptions } from './app.js';
 export { DEFAULT_LIMITS } from './proxy/context.js';
 export type { ProxyContext, ProxyLimits, TunnelContext } from './proxy/context.js';
 export { Downstream } from './proxy/downstream.js';

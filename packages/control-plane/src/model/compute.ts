@@ -35,6 +35,7 @@ import type { ModelOptions } from './options.js';
 import { PeerAuthenticationPolicies } from './peer-authentication.js';
 import { buildServices } from './services.js';
 import type { InputDiagnostic } from './snapshot.js';
+import { buildWaypointFrame, waypointResources, type WaypointFrame, type WaypointResources } from './waypoint-config/build.js';
 import { WaypointIndex } from './waypoints.js';
 import { buildWorkloads, indexWorkloadInputs, patchWorkloads, type BuiltWorkloads, type PodMemo, type WorkloadIndex } from './workloads.js';
 
@@ -44,6 +45,8 @@ export interface MeshContent {
   readonly authorizations: ReadonlyMap<string, Authorization>;
   readonly identitiesByNode: ReadonlyMap<string, ReadonlySet<string>>;
   readonly diagnostics: readonly InputDiagnostic[];
+  /** The waypoints' Envoy resources (Listener, RouteConfiguration, Cluster, ClusterLoadAssignment). */
+  readonly waypoints?: WaypointResources;
 }
 
 /**
@@ -79,6 +82,7 @@ interface Frame {
   readonly authorizations: ReadonlyMap<string, Authorization>;
   readonly reports: readonly RecordedReport[];
   readonly pods: PodMemo;
+  readonly waypoints: WaypointFrame;
 }
 
 /**
@@ -239,6 +243,7 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
       authorizations: frame.authorizations,
       identitiesByNode: round.content.identitiesByNode,
       diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
+      waypoints: waypointResources(frame.waypoints, ctx, addresses, { base, changed }),
     };
     patches.set(content, { base, changed });
     state.round = { frame, pods, workloads: patched, content, addresses };
@@ -267,6 +272,7 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
     authorizations: frame.authorizations,
     identitiesByNode,
     diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
+    waypoints: waypointResources(frame.waypoints, ctx, addresses),
   };
   state.round = { frame, pods, workloads, content, addresses };
   return content;
@@ -283,7 +289,8 @@ function buildFrame(objects: readonly InputObject[], options: ModelOptions, prev
     const services = buildServices(ctx, waypoints);
     const policies = convertAuthorizationPolicies(ctx);
     const peerAuthentications = new PeerAuthenticationPolicies(ctx);
-    return { waypoints, services, policies, peerAuthentications };
+    const waypointFrame = buildWaypointFrame(ctx, waypoints, services);
+    return { waypoints, services, policies, peerAuthentications, waypointFrame };
   });
   const serviceAddresses = [...result.services]
     .sort((a, b) => compare(a.resourceName, b.resourceName))
@@ -297,7 +304,17 @@ function buildFrame(objects: readonly InputObject[], options: ModelOptions, prev
   for (const authorization of allPolicies.sort((a, b) => compare(resourceName(a), resourceName(b)))) {
     authorizations.set(resourceName(authorization), authorization);
   }
-  return { options, objects, ctx, index: indexWorkloadInputs(result), serviceAddresses, authorizations, reports, pods: new WeakMap() };
+  return {
+    options,
+    objects,
+    ctx,
+    index: indexWorkloadInputs(result),
+    serviceAddresses,
+    authorizations,
+    reports,
+    pods: new WeakMap(),
+    waypoints: result.waypointFrame,
+  };
 }
 
 function resourceName(authorization: Authorization): string {

@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { LayeredMap } from '../lib/layered-map.js';
 import { addressesPatchOf, type MeshContent } from './compute.js';
 import type { MeshSnapshot } from './snapshot.js';
+import { shareWaypointResources } from './waypoint-config/versioning.js';
 
 export const EMPTY_SNAPSHOT: MeshSnapshot = Object.freeze({
   version: 0,
@@ -24,7 +25,8 @@ export function nextSnapshot(previous: MeshSnapshot, content: MeshContent): Mesh
   const authorizations = shareUnchanged(previous.authorizations, content.authorizations);
   const identitiesSame = isDeepStrictEqual(previous.identitiesByNode, content.identitiesByNode);
   const diagnosticsSame = isDeepStrictEqual(previous.diagnostics, content.diagnostics);
-  if (addresses.same && authorizations.same && identitiesSame && diagnosticsSame) return undefined;
+  const waypoints = shareWaypointResources(previous.waypoints, content.waypoints, shareUnchanged);
+  if (addresses.same && authorizations.same && identitiesSame && diagnosticsSame && waypoints.same) return undefined;
   return Object.freeze({
     version: previous.version + 1,
     addresses: addresses.map,
@@ -32,6 +34,7 @@ export function nextSnapshot(previous: MeshSnapshot, content: MeshContent): Mesh
     identitiesByNode: identitiesSame ? previous.identitiesByNode : content.identitiesByNode,
     diagnostics: diagnosticsSame ? previous.diagnostics : deepFreeze([...content.diagnostics]),
     changed: Object.freeze({ addresses: addresses.changed, authorizations: authorizations.changed }),
+    waypoints: waypoints.resources,
   });
 }
 

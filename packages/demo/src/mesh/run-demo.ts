@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { LocalMesh } from '@ambit/local-mesh';
 import type { Logger } from '@ambit/mesh-core/telemetry';
-import { findWorkload, type Workload } from './cast.js';
+import { findWorkload, findWorkloads, type Workload } from './cast.js';
 import { CAST, EXTENSIONS, SCENES, SERVERS } from './scenes.js';
 import type { Scene } from './scene.js';
 
@@ -22,7 +22,7 @@ export interface DemoOptions {
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { out } = options;
-  out('Ambit local mesh: a control plane, two nodes with pods, a ztunnel per node (network namespaces on this machine).');
+  out('Ambit local mesh: a control plane, two nodes with pods, a ztunnel per node, a waypoint per waypoint Gateway (network namespaces on this machine).');
   out(`Starting from ${path.relative(process.cwd(), options.config) || options.config} …`);
   const mesh = await LocalMesh.start({
     config: options.config,
@@ -36,8 +36,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const cast = new Map<string, Workload>();
     for (const { namespace, app } of CAST) cast.set(app, await findWorkload(mesh, namespace, app));
     for (const { namespace, app, port } of SERVERS) {
-      const w = await findWorkload(mesh, namespace, app);
-      await mesh.cluster.startEchoServer(w.pod, { protocol: 'http', port });
+      for (const w of await findWorkloads(mesh, namespace, app)) await mesh.cluster.startEchoServer(w.pod, { protocol: 'http', port });
     }
     describeMesh(mesh, cast, out);
     const scenes = options.scenes ?? SCENES;
@@ -47,9 +46,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await scene.run({ mesh, cast, out: (line = '') => out(line === '' ? '' : `   ${line}`) });
     }
     out();
-    out('Tearing down: the ztunnels drain and remove their capture rules, the control plane stops, the namespaces go.');
+    out('Tearing down: the waypoints and ztunnels drain (the ztunnels remove their capture rules), the control plane stops, the namespaces go.');
     await mesh.close();
-    out('Done: every hop proved its identity, and the policy denied what it names.');
+    out('Done: every hop proved its identity, the waypoint split and denied by HTTP attributes, and each policy denied what it names.');
   } finally {
     await mesh.destroy();
   }
@@ -60,10 +59,12 @@ function describeMesh(mesh: LocalMesh, cast: ReadonlyMap<string, Workload>, out:
   const byPod = new Map([...cast.values()].map((w) => [w.pod, w]));
   for (const node of mesh.cluster.nodes.values()) {
     out(`   ${node.name}  ${node.ip}  ztunnel pid ${mesh.ztunnel(node.name).pid}, ready`);
+    const waypoints = new Map([...mesh.processes.values()].filter((p) => p.name.startsWith('waypoint-')).map((p) => [p.target, p]));
     for (const pod of mesh.cluster.pods.values()) {
       if (pod.node !== node.name) continue;
       const w = byPod.get(pod.name);
-      out(`      ${pod.ip.padEnd(12)} ${pod.namespace}/${pod.name}${w ? `  (${w.identity})` : ''}`);
+      const waypoint = waypoints.get(pod.name);
+      out(`      ${pod.ip.padEnd(12)} ${pod.namespace}/${pod.name}${w ? `  (${w.identity})` : ''}${waypoint ? `  ambit-waypoint pid ${waypoint.pid}, ready` : ''}`);
     }
   }
 }
