@@ -1,5 +1,5 @@
 /** Shared helpers for the bench package's tests: run the CLI, and find processes it left behind. */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -91,4 +91,20 @@ export async function leftoverProcesses(marker: string, waitMs = 3000): Promise<
     if (pids.length === 0 || Date.now() > deadline) return pids;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The run name a mesh suite logs (`mesh run <name> up`). */
+export function meshRunName(stderr: string): string {
+  const m = /mesh run (\S+) up/.exec(stderr);
+  if (!m) throw new Error(`no mesh run name in:\n${stderr}`);
+  return m[1]!;
+}
+
+/** The network namespaces of mesh run `run` that still exist. */
+export function meshNamespaces(run: string): string[] {
+  // Namespaces removed while `ip` lists them make it complain on stderr; only the list matters.
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((ns) => ns.startsWith(`ambit-${run}-`));
 }

@@ -1,6 +1,7 @@
 /** `pnpm bench waypoint`'s options, figures, targets and printed report. */
 import test from 'ava';
 import { BenchError } from '../src/lib/errors.js';
+import { checkProof } from '../src/waypoint/measure.js';
 import { parseWaypointOptions } from '../src/waypoint/options.js';
 import { formatReport, summarise, targets, type CaseRaw, type CaseResult, type WaypointReport } from '../src/waypoint/report.js';
 
@@ -52,6 +53,7 @@ function raw(name: CaseRaw['name'], protocol: CaseRaw['protocol'], p99: number, 
     meshCpuSeconds: name === 'direct' ? undefined : 1.5,
     peakRssMiB: cpu === undefined ? undefined : 55.55,
     serverRequests: 31_000,
+    proof: { counter: 'c', rose: 31_000, expected: '>= 31000' },
   };
 }
 
@@ -60,6 +62,7 @@ test('a row: rps at full speed, percentiles at the fixed rate, CPU per 1,000 req
   t.deepEqual(Object.keys(row).slice(0, 7), ['case', 'protocol', 'rps', 'p50_us', 'p99_us', 'cpu_s_per_1k_req', 'rss_MB']);
   t.like(row, { case: 'waypoint', protocol: 'http2', rps: 10_000, p50_us: 500, p99_us: 990, p90_us: 900, max_us: 1000, cpu_s_per_1k_req: 0.045, mesh_cpu_s_per_1k_req: 0.075, rss_MB: 55.6 });
   t.like(row, { load_requests: 20_000, load_seconds: 2, rate_target_rps: 1000, rate_achieved_rps: 998.4, rate_requests: 100, server_requests: 31_000 });
+  t.deepEqual(row.path_proof, { counter: 'c', rose: 31_000, expected: '>= 31000' });
   const direct = summarise(raw('direct', 'http1', 99, undefined));
   t.like(direct, { cpu_s_per_1k_req: null, mesh_cpu_s_per_1k_req: null, rss_MB: null });
 });
@@ -119,4 +122,19 @@ test('the printed report: a row per path and protocol, how it was measured, and 
   t.regex(text, /^load average at start 1\.00 2\.00 3\.00, at end 4\.00 5\.00 6\.00$/m);
   t.regex(text, /^http1: waypoint p99 - ztunnel p99 at the fixed rate \(us\): 1100 {2}\(target <= 1000: MISS\)$/m);
   t.regex(text, /^http1: waypoint\/nginx requests per CPU-second: 0\.667 {2}\(target >= 0\.5: PASS\)$/m);
+});
+
+test('each path proves it carried the traffic: a counter unchanged, or risen by the requests or the connections', (t) => {
+  const o = { concurrency: 32, h2Connections: 4, rateClients: 10 };
+  const plan = (expect: 'unchanged' | 'requests' | 'connections') => ({ name: 'ztunnel' as const, proof: { what: 'the counter', read: () => Promise.resolve(0), expect } });
+  t.deepEqual(checkProof(plan('unchanged'), 'http1', o, 0, 5000), { counter: 'the counter', rose: 0, expected: '= 0' });
+  t.throws(() => checkProof(plan('unchanged'), 'http1', o, 3, 5000), { instanceOf: BenchError, message: 'ztunnel http1: the counter rose by 3; the traffic went through the mesh' });
+  t.deepEqual(checkProof(plan('requests'), 'http2', o, 5000, 5000), { counter: 'the counter', rose: 5000, expected: '>= 5000' });
+  const short = t.throws(() => checkProof(plan('requests'), 'http2', o, 4999, 5000), { instanceOf: BenchError });
+  t.is(short.code, 'BENCH_ERR_PATH');
+  t.is(short.message, 'ztunnel http2: the counter rose by 4999, expected at least 5000; the traffic did not take this path');
+  // Connections: warm-up and full speed (32 HTTP/1.1 connections, or 4 HTTP/2 ones) and the 10 of the fixed rate.
+  t.deepEqual(checkProof(plan('connections'), 'http1', o, 74, 5000).expected, '>= 74');
+  t.deepEqual(checkProof(plan('connections'), 'http2', o, 18, 5000).expected, '>= 18');
+  t.throws(() => checkProof(plan('connections'), 'http2', o, 17, 5000), { message: /rose by 17, expected at least 18/ });
 });

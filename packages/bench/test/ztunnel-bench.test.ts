@@ -3,26 +3,12 @@
  * JSON has the agreed shape, the targets are printed, and nothing is left behind (namespaces, processes,
  * temp dirs); SIGINT in the middle of a run cleans up too.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import type { ZtunnelReport } from '../src/ztunnel/report.js';
 import { rootOnly } from './helpers/root.js';
-import { leftoverProcesses, runCli, sandbox } from './support.js';
-
-function runName(stderr: string): string {
-  const m = /mesh run (\S+) up/.exec(stderr);
-  if (!m) throw new Error(`no mesh run name in:\n${stderr}`);
-  return m[1]!;
-}
-
-function namespacesOf(run: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((ns) => ns.startsWith(`ambit-${run}-`));
-}
+import { leftoverProcesses, meshNamespaces, meshRunName, runCli, sandbox } from './support.js';
 
 test.serial('quick mode: every path delivers and ztunnel.json has the agreed shape', async (t) => {
   if (!rootOnly(t)) return;
@@ -62,7 +48,7 @@ test.serial('quick mode: every path delivers and ztunnel.json has the agreed sha
   t.regex(run.stdout, /^ztunnel p50 - direct p50 \(us\): -?[\d.]+ {2}\(target <= 150: (PASS|MISS)\)$/m);
   t.regex(run.stdout, /^ztunnel\/c-tunnel throughput: [\d.]+ {2}\(target >= 0\.6: (PASS|MISS)\)$/m);
   t.regex(run.stdout, /^idle_conn_bytes: -?\d+ {2}\(target <= 8192: (PASS|MISS)\)$/m);
-  t.deepEqual(namespacesOf(runName(run.stderr)), []);
+  t.deepEqual(meshNamespaces(meshRunName(run.stderr)), []);
   t.deepEqual(await leftoverProcesses(box.marker), []);
   t.deepEqual(await readdir(box.tmp), ['results'], 'temp dirs removed');
 });
@@ -73,7 +59,7 @@ test.serial('SIGINT during the run exits 130 and removes the namespaces, process
   t.teardown(() => box.dispose());
   const run = await runCli(['ztunnel', '--quick', '--out', box.tmp], box.env, (err) => err.includes('direct: '));
   t.is(run.code, 130, run.stderr);
-  t.deepEqual(namespacesOf(runName(run.stderr)), []);
+  t.deepEqual(meshNamespaces(meshRunName(run.stderr)), []);
   t.deepEqual(await leftoverProcesses(box.marker), []);
   t.deepEqual(await readdir(box.tmp), []);
 });

@@ -33,6 +33,16 @@ export interface CaseResult {
   readonly rate_requests: number;
   /** Requests the server pod's nginx counted during the case (warm-up included): the traffic arrived. */
   readonly server_requests: number;
+  /** How the path's own counter moved: the traffic took this path. */
+  readonly path_proof: PathProof;
+}
+
+/** A counter of the path (a proxy's requests, a ztunnel's connections) and how it moved during a case. */
+export interface PathProof {
+  readonly counter: string;
+  readonly rose: number;
+  /** What it had to do: `= 0` (outside the mesh), or `>= N`. */
+  readonly expected: string;
 }
 
 export interface WaypointReport {
@@ -71,6 +81,7 @@ export interface CaseRaw {
   readonly meshCpuSeconds: number | undefined;
   readonly peakRssMiB: number | undefined;
   readonly serverRequests: number;
+  readonly proof: PathProof;
 }
 
 function round(n: number, digits: number): number {
@@ -98,6 +109,7 @@ export function summarise(raw: CaseRaw): CaseResult {
     rate_achieved_rps: round(raw.rate.achieved, 1),
     rate_requests: raw.latenciesUs.length,
     server_requests: raw.serverRequests,
+    path_proof: raw.proof,
   };
 }
 

@@ -12,24 +12,22 @@
  * Run order: direct, enrolment, ztunnel, nginx, then the label and waypoint (once the Service is labelled,
  * its traffic goes to the waypoint). Per path and protocol: a warm-up, the fixed-rate run (latency
  * percentiles from h2load's per-request log), then the full-speed run (requests per second, and the CPU of
- * the path's processes from /proc around it). Every path must prove it carried the traffic: the server pod's
- * nginx counts every request, and each proxy's own counter must have risen by the requests sent through it.
+ * the path's processes from /proc around it). Every path must prove it carried the traffic (measure.ts).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { LocalMesh } from '@ambit/local-mesh';
-import { BenchError } from '../lib/errors.js';
-import { runH2load } from '../lib/h2load.js';
-import type { RunOptions } from '../lib/loadgen.js';
-import { launcher, startBenchMesh, ztunnelOpenedFrom } from '../lib/mesh.js';
-import { readPeakRssMiB } from '../lib/proc-stats.js';
-import { checkAborted, cpuOf, onPath } from '../lib/steps.js';
-import { findTool } from '../lib/tools.js';
-import { runWrk, wrkScript } from '../lib/wrk.js';
-import type { Suite, SuiteContext } from '../suite.js';
+import { waypointProcessName, waypointsExtension, type LocalMesh } from '@ambit/local-mesh';
 import { enrolBench } from '../lib/bench-cluster.js';
-import { BENCH_MESH_YAML, CLIENT_POD, NGINX_IP, NGINX_POD, PORTS, SERVER_IP, SERVER_POD } from './bench-mesh.js';
+import { BenchError } from '../lib/errors.js';
+import type { RunOptions } from '../lib/loadgen.js';
+import { launcher, startBenchMesh, sumCounter, ztunnelOpenedFrom } from '../lib/mesh.js';
+import { checkAborted } from '../lib/steps.js';
+import { findTool } from '../lib/tools.js';
+import { wrkScript } from '../lib/wrk.js';
+import type { Suite, SuiteContext } from '../suite.js';
+import { BENCH_MESH_YAML, CLIENT_POD, NAMESPACE, NGINX_IP, NGINX_POD, PORTS, SERVER_IP, SERVER_POD, SERVER_VIP, WAYPOINT_NAME, WAYPOINT_POD, useWaypoint } from './bench-mesh.js';
+import { measurePath, type MeasureContext, type Tools } from './measure.js';
 import { NginxInPod } from './nginx.js';
 import { WAYPOINT_USAGE, parseWaypointOptions, type CaseName, type Protocol, type WaypointBenchOptions } from './options.js';
 import { formatReport, summarise, targets, type CaseRaw, type WaypointReport } from './report.js';
@@ -38,6 +36,8 @@ import { formatReport, summarise, targets, type CaseRaw, type WaypointReport } f
 const WORKLOAD_TIMEOUT_MS = 300_000;
 const NODES = ['node-a', 'node-b'] as const;
 const HINT = 'install it with scripts/setup.sh (Debian packages wrk, nghttp2-client, nginx-light) or name it with';
+/** The waypoint's Prometheus endpoint, on its pod's loopback. */
+const WAYPOINT_STATS_PORT = 15020;
 
 export const waypointSuite: Suite = {
   name: 'waypoint',
@@ -60,28 +60,6 @@ export const waypointSuite: Suite = {
   },
 };
 
-/** The tools, found before anything starts. */
-interface Tools {
-  readonly wrk: string;
-  readonly h2load: string;
-  readonly nginx: string;
-}
-
-/** Where one path's load goes, and what proves that it went there. */
-interface PathPlan {
-  readonly name: CaseName;
-  readonly url: Readonly<Record<Protocol, string>>;
-  /** The path's proxy processes (CPU and memory); empty for `direct`. */
-  readonly proxies: () => readonly number[] | Promise<readonly number[]>;
-  /** How `rss_MB` is made of the proxies' peaks: the larger one, or all added up. */
-  readonly rss: 'largest' | 'sum';
-  /**
-   * A counter of the path's proxy that must rise by at least the requests sent through it, or by the
-   * connections the load generators opened (undefined: none).
-   */
-  readonly counter?: { readonly what: string; readonly read: () => Promise<number>; readonly counts: 'requests' | 'connections' };
-}
-
 export async function runWaypointBench(options: WaypointBenchOptions, ctx: SuiteContext): Promise<WaypointReport> {
   const { cleanup, signal, log } = ctx;
   const startedAt = new Date().toISOString();
@@ -99,8 +77,22 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
   await writeFile(script, wrkScript(options.bodyBytes));
   if (options.cpuProfDir !== undefined) await mkdir(options.cpuProfDir, { recursive: true });
 
-  log('starting the mesh: control plane, a ztunnel per node (namespace bench not enrolled)');
-  const mesh = await startBenchMesh({ cleanup, yaml: BENCH_MESH_YAML, tag: 'bw' });
+  const withWaypoint = options.cases.includes('waypoint');
+  log(`starting the mesh: control plane, a ztunnel per node${withWaypoint ? ', the waypoint' : ''} (namespace bench not enrolled)`);
+  const mesh = await startBenchMesh({
+    cleanup,
+    yaml: BENCH_MESH_YAML,
+    tag: 'bw',
+    extensions: withWaypoint
+      ? [
+          waypointsExtension({
+            // Warnings only, as the ztunnels: no access-log line per request (nginx logs none either).
+            env: { LOG_LEVEL: 'warn' },
+            nodeArgs: options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
+          }),
+        ]
+      : [],
+  });
   log(`mesh run ${mesh.cluster.prefix} up`);
   checkAborted(signal);
   const server = await NginxInPod.start(mesh, {
@@ -113,68 +105,32 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
   });
 
   const run: RunOptions = { cleanup, signal, timeoutMs: WORKLOAD_TIMEOUT_MS, launcher: launcher(mesh, CLIENT_POD) };
-  const measurer = new CaseMeasurer(mesh, server, tools, options, { bodyFile, script, tmpDir, run, log, signal });
+  const measure: MeasureContext = { mesh, server, tools, options, bodyFile, script, tmpDir, run, log, signal };
   const raws: CaseRaw[] = [];
   const podUrls = (ip: string): Record<Protocol, string> => ({ http1: `http://${ip}:${PORTS.http1}/`, http2: `http://${ip}:${PORTS.http2}/` });
-  const ztunnelPids = (): number[] => NODES.map((n) => mesh.ztunnel(n).pid);
+  const fromClient = { what: "node-b's ztunnel's connections from the client", read: () => meshOpened(mesh, CLIENT_POD) };
 
   if (options.cases.includes('direct')) {
-    const before = await meshOpened(mesh, CLIENT_POD);
-    raws.push(...(await measurer.measure({ name: 'direct', url: podUrls(SERVER_IP), proxies: () => [], rss: 'largest' })));
-    const after = await meshOpened(mesh, CLIENT_POD);
-    if (after !== before) throw new BenchError('BENCH_ERR_PATH', `direct: node-b's ztunnel proxied ${after - before} connection(s) of a namespace that is not enrolled`);
+    raws.push(...(await measurePath(measure, { name: 'direct', url: podUrls(SERVER_IP), proxies: () => [], rss: 'largest', proof: { ...fromClient, expect: 'unchanged' } })));
   }
-  const inMesh = options.cases.filter((c) => c !== 'direct');
-  if (inMesh.length > 0) {
+  if (options.cases.some((c) => c !== 'direct')) {
     log('enrolling namespace bench');
     const before = await meshOpened(mesh, CLIENT_POD);
     await enrolBench(mesh, async () => {
-      await mesh.exec(CLIENT_POD, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', podUrls(SERVER_IP).http1]).catch(() => undefined);
+      await probe(mesh, podUrls(SERVER_IP).http1);
       return (await meshOpened(mesh, CLIENT_POD)) > before;
     });
   }
   if (options.cases.includes('ztunnel')) {
-    raws.push(
-      ...(await measurer.measure({
-        name: 'ztunnel',
-        url: podUrls(SERVER_IP),
-        proxies: ztunnelPids,
-        rss: 'largest',
-        // ztunnel sees connections, not requests: each of the load generators' connections once.
-        counter: { what: "node-b's ztunnel's connections from the client", read: () => meshOpened(mesh, CLIENT_POD), counts: 'connections' },
-      })),
-    );
+    const ztunnels = (): number[] => NODES.map((n) => mesh.ztunnel(n).pid);
+    raws.push(...(await measurePath(measure, { name: 'ztunnel', url: podUrls(SERVER_IP), proxies: ztunnels, rss: 'largest', proof: { ...fromClient, expect: 'connections' } })));
   }
-  if (options.cases.includes('nginx')) {
-    log('starting nginx as a reverse proxy in the nginx pod (node-b)');
-    const proxy = await NginxInPod.start(mesh, {
-      nginx: tools.nginx,
-      pod: NGINX_POD,
-      name: 'proxy-nginx',
-      dir: path.join(tmpDir, 'proxy-nginx'),
-      ports: PORTS,
-      role: { kind: 'proxy', upstream: `${SERVER_IP}:${PORTS.http1}`, keepalive: Math.max(64, options.concurrency * 2) },
-    });
-    const fromNginxBefore = await meshOpened(mesh, NGINX_POD);
-    raws.push(
-      ...(await measurer.measure({
-        name: 'nginx',
-        url: podUrls(NGINX_IP),
-        proxies: () => proxy.pids(),
-        rss: 'sum',
-        counter: { what: 'the proxy nginx\'s request count', read: async () => (await proxy.requests()) - 1, counts: 'requests' },
-      })),
-    );
-    // nginx's own connections to the server were captured too: the whole path was in the mesh.
-    if ((await meshOpened(mesh, NGINX_POD)) <= fromNginxBefore) {
-      throw new BenchError('BENCH_ERR_PATH', "nginx: node-b's ztunnel carried no connection from the nginx pod to the server; nginx's upstream traffic bypassed the mesh");
-    }
-    await proxy.stop();
-  }
+  if (options.cases.includes('nginx')) raws.push(...(await measureNginx(mesh, measure, podUrls(NGINX_IP))));
+  if (withWaypoint) raws.push(...(await measureWaypoint(mesh, measure)));
 
-  const cases = raws.map(summarise);
+  const cases = sortCases(raws.map(summarise), options);
   return {
-    cases: sortCases(cases, options),
+    cases,
     suite: 'waypoint',
     started_at: startedAt,
     config: {
@@ -197,10 +153,70 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
   };
 }
 
-/** The rows in the order of CASE_NAMES and then PROTOCOLS, whatever order the paths ran in. */
-function sortCases<T extends { case: CaseName; protocol: Protocol }>(cases: readonly T[], options: WaypointBenchOptions): T[] {
-  const rank = (c: T): number => options.cases.indexOf(c.case) * 10 + options.protocols.indexOf(c.protocol);
-  return [...cases].sort((a, b) => rank(a) - rank(b));
+/**
+ * nginx as a reverse proxy in the nginx pod (node-b, in the mesh), HTTP/1.1 with keepalive to the server pod.
+ * Its upstream connections must be captured too, so that the whole path is in the mesh like the waypoint's.
+ */
+async function measureNginx(mesh: LocalMesh, measure: MeasureContext, urls: Record<Protocol, string>): Promise<CaseRaw[]> {
+  const { options, log } = measure;
+  log('starting nginx as a reverse proxy in the nginx pod (node-b)');
+  const proxy = await NginxInPod.start(mesh, {
+    nginx: measure.tools.nginx,
+    pod: NGINX_POD,
+    name: 'proxy-nginx',
+    dir: path.join(measure.tmpDir, 'proxy-nginx'),
+    ports: PORTS,
+    role: { kind: 'proxy', upstream: `${SERVER_IP}:${PORTS.http1}`, keepalive: Math.max(64, options.concurrency * 2) },
+  });
+  const upstreamBefore = await meshOpened(mesh, NGINX_POD);
+  const raws = await measurePath(measure, {
+    name: 'nginx',
+    url: urls,
+    proxies: () => proxy.pids(),
+    rss: 'sum',
+    // The status request that reads the count is one of them.
+    proof: { what: "the proxy nginx's request count", read: async () => (await proxy.requests()) - 1, expect: 'requests' },
+  });
+  if ((await meshOpened(mesh, NGINX_POD)) <= upstreamBefore) {
+    throw new BenchError('BENCH_ERR_PATH', "nginx: node-b's ztunnel carried no connection from the nginx pod to the server; nginx's upstream traffic bypassed the mesh");
+  }
+  await proxy.stop();
+  return raws;
+}
+
+/**
+ * The server's Service labelled `istio.io/use-waypoint`; the client dials the Service's address (a service
+ * waypoint takes service traffic), both protocols on its one HTTP port: the waypoint tells them apart.
+ */
+async function measureWaypoint(mesh: LocalMesh, measure: MeasureContext): Promise<CaseRaw[]> {
+  const { log } = measure;
+  const waypoint = mesh.process(waypointProcessName({ namespace: NAMESPACE, gateway: WAYPOINT_NAME }));
+  const url = `http://${SERVER_VIP}:${PORTS.http1}/`;
+  log('labelling the server Service istio.io/use-waypoint');
+  const before = await waypointRequests(mesh);
+  await useWaypoint(mesh, async () => {
+    await probe(mesh, url);
+    return (await waypointRequests(mesh)) > before;
+  });
+  return await measurePath(measure, {
+    name: 'waypoint',
+    url: { http1: url, http2: url },
+    proxies: () => [waypoint.pid],
+    rss: 'largest',
+    proof: { what: "the waypoint's istio_requests_total", read: () => waypointRequests(mesh), expect: 'requests' },
+  });
+}
+
+/** One request from the client pod, whatever its outcome: traffic for a probe that then reads a counter. */
+async function probe(mesh: LocalMesh, url: string): Promise<void> {
+  await mesh.exec(CLIENT_POD, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', url]).catch(() => undefined);
+}
+
+/** Requests the waypoint has reported so far (`istio_requests_total`, reporter waypoint, every status). */
+async function waypointRequests(mesh: LocalMesh): Promise<number> {
+  const metrics = await mesh.httpGet(WAYPOINT_POD, WAYPOINT_STATS_PORT, '/metrics');
+  if (metrics.status !== 200) throw new BenchError('BENCH_ERR_CHILD', `the waypoint's /metrics answered ${metrics.status || 'nothing'}`);
+  return sumCounter(metrics.body, 'istio_requests_total', (labels) => labels.includes('reporter="waypoint"'));
 }
 
 /** Connections node-b's ztunnel has opened (destination side) for `pod`'s workload so far. */
@@ -208,130 +224,8 @@ function meshOpened(mesh: LocalMesh, pod: string): Promise<number> {
   return ztunnelOpenedFrom(mesh, 'node-b', pod);
 }
 
-interface MeasureContext {
-  readonly bodyFile: string;
-  readonly script: string;
-  readonly tmpDir: string;
-  readonly run: RunOptions;
-  readonly log: (line: string) => void;
-  readonly signal: AbortSignal;
-}
-
-/** Runs the workloads of one path, per protocol, and checks that the path carried them. */
-class CaseMeasurer {
-  readonly #mesh: LocalMesh;
-  readonly #server: NginxInPod;
-  readonly #tools: Tools;
-  readonly #options: WaypointBenchOptions;
-  readonly #ctx: MeasureContext;
-
-  constructor(mesh: LocalMesh, server: NginxInPod, tools: Tools, options: WaypointBenchOptions, ctx: MeasureContext) {
-    this.#mesh = mesh;
-    this.#server = server;
-    this.#tools = tools;
-    this.#options = options;
-    this.#ctx = ctx;
-  }
-
-  async measure(plan: PathPlan): Promise<CaseRaw[]> {
-    const out: CaseRaw[] = [];
-    for (const protocol of this.#options.protocols) out.push(await this.#measureProtocol(plan, protocol));
-    return out;
-  }
-
-  async #measureProtocol(plan: PathPlan, protocol: Protocol): Promise<CaseRaw> {
-    const { run, signal, log } = this.#ctx;
-    const o = this.#options;
-    const label = `${plan.name} ${protocol}`;
-    const url = plan.url[protocol];
-    checkAborted(signal);
-    const serverBefore = await this.#server.requests();
-    const counterBefore = plan.counter ? await plan.counter.read() : 0;
-
-    // Warm-up: connections, pools and JIT, at full speed, not measured.
-    const warm = await onPath(label, 'warm-up', () => this.#fullSpeed(protocol, url, o.warmupSeconds, undefined));
-    checkAborted(signal);
-
-    const logFile = path.join(this.#ctx.tmpDir, `${plan.name}-${protocol}.log`);
-    const rated = await onPath(label, `${o.rate} requests/s`, () =>
-      runH2load(
-        {
-          h2load: this.#tools.h2load,
-          url,
-          protocol,
-          clients: o.rateClients,
-          streams: 1,
-          bodyFile: this.#ctx.bodyFile,
-          requests: o.rate * o.rateSeconds,
-          ratePerClient: o.rate / o.rateClients,
-          logFile,
-          responseBytes: o.bodyBytes,
-        },
-        run,
-      ),
-    );
-    await rm(logFile, { force: true });
-    checkAborted(signal);
-
-    const proxies = await plan.proxies();
-    const ztunnels = plan.name === 'direct' ? [] : NODES.map((n) => this.#mesh.ztunnel(n).pid);
-    const cpuBefore = await cpuOf(proxies);
-    const meshBefore = await cpuOf(ztunnels);
-    // h2load's HTTP/2 run is a request count, so that every request must succeed: the warm-up's rate sizes it.
-    const load = await onPath(label, 'full speed', () => this.#fullSpeed(protocol, url, o.loadSeconds, Math.max(1000, Math.round(warm.rps * o.loadSeconds))));
-    const proxyCpu = (await cpuOf(proxies)) - cpuBefore;
-    const meshCpu = (await cpuOf(ztunnels)) - meshBefore;
-    const peaks = await Promise.all(proxies.map(readPeakRssMiB));
-
-    const sent = warm.requests + rated.summary.succeeded + load.requests;
-    const served = (await this.#server.requests()) - serverBefore - 1;
-    if (served < sent) throw new BenchError('BENCH_ERR_PATH', `${label}: the server pod's nginx served ${served} requests, fewer than the ${sent} answered`);
-    if (plan.counter) {
-      const rose = (await plan.counter.read()) - counterBefore;
-      // Warm-up and full speed at the fixed concurrency, and the fixed rate's clients.
-      const connections = 2 * (protocol === 'http1' ? o.concurrency : o.h2Connections) + o.rateClients;
-      const need = plan.counter.counts === 'requests' ? sent : connections;
-      if (rose < need) throw new BenchError('BENCH_ERR_PATH', `${label}: ${plan.counter.what} rose by ${rose}, expected at least ${need}; the traffic did not take this path`);
-    }
-    const raw: CaseRaw = {
-      name: plan.name,
-      protocol,
-      load,
-      latenciesUs: rated.latenciesUs!,
-      rate: { target: o.rate, achieved: rated.rps },
-      proxyCpuSeconds: proxies.length === 0 ? undefined : proxyCpu,
-      meshCpuSeconds: ztunnels.length === 0 ? undefined : meshCpu,
-      peakRssMiB: peaks.length === 0 ? undefined : plan.rss === 'sum' ? peaks.reduce((a, b) => a + b, 0) : Math.max(...peaks),
-      serverRequests: served,
-    };
-    const s = summarise(raw);
-    log(`${label}: ${s.rps.toFixed(0)} requests/s; at ${o.rate}/s p50 ${s.p50_us} us p99 ${s.p99_us} us; CPU ${s.cpu_s_per_1k_req ?? '-'} s per 1k requests`);
-    return raw;
-  }
-
-  /**
-   * As many requests as the path answers, at the fixed concurrency: wrk for HTTP/1.1; h2load for HTTP/2,
-   * `requests` of them when given (each must succeed), else for `seconds`.
-   */
-  async #fullSpeed(protocol: Protocol, url: string, seconds: number, requests: number | undefined): Promise<{ requests: number; seconds: number; rps: number }> {
-    const o = this.#options;
-    if (protocol === 'http1') {
-      const r = await runWrk({ wrk: this.#tools.wrk, url, connections: o.concurrency, seconds, script: this.#ctx.script, responseBytes: o.bodyBytes }, this.#ctx.run);
-      return { requests: r.requests, seconds: r.seconds, rps: r.rps };
-    }
-    const r = await runH2load(
-      {
-        h2load: this.#tools.h2load,
-        url,
-        protocol,
-        clients: o.h2Connections,
-        streams: o.concurrency / o.h2Connections,
-        bodyFile: this.#ctx.bodyFile,
-        ...(requests !== undefined ? { requests } : { seconds }),
-        responseBytes: o.bodyBytes,
-      },
-      this.#ctx.run,
-    );
-    return { requests: r.summary.succeeded, seconds: r.summary.seconds, rps: r.rps };
-  }
+/** The rows in the order of CASE_NAMES and then PROTOCOLS, whatever order the paths ran in. */
+function sortCases<T extends { case: CaseName; protocol: Protocol }>(cases: readonly T[], options: WaypointBenchOptions): T[] {
+  const rank = (c: T): number => options.cases.indexOf(c.case) * 10 + options.protocols.indexOf(c.protocol);
+  return [...cases].sort((a, b) => rank(a) - rank(b));
 }
