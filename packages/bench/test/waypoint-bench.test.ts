@@ -36,8 +36,9 @@ test.serial('quick mode: every path carries HTTP/1.1 and HTTP/2 and proves it, a
     t.deepEqual(Object.keys(c).slice(0, 7), ['case', 'protocol', 'rps', 'p50_us', 'p99_us', 'cpu_s_per_1k_req', 'rss_MB']);
     for (const key of ['rps', 'p50_us', 'p99_us'] as const) t.true(c[key] > 0, `${name} ${key} = ${c[key]}`);
     t.true(c.p99_us >= c.p50_us, name);
-    // 2 s at 1,000 requests/s: every one timed.
+    // 2 s at 1,000 requests/s in two rounds: every one timed.
     t.is(c.rate_requests, 2000, name);
+    t.is(c.rate_segments, 2, name);
     t.true(c.server_requests >= c.load_requests + c.rate_requests, `${name}: the server pod served them all`);
     if (c.case === 'direct') {
       t.is(c.cpu_s_per_1k_req, null);

@@ -1,8 +1,12 @@
 /**
- * One path of `pnpm bench waypoint`, per protocol: a warm-up at full speed, the fixed-rate run (latency
- * percentiles from h2load's per-request log), the full-speed run (requests per second, with the CPU of the
- * path's processes read from /proc around it), then the proof that the path carried it all: the server pod's
- * nginx must have served every request answered, and the path's own counter must have moved as expected.
+ * The workloads of `pnpm bench waypoint` on one path and protocol, in segments: the full-speed segment (a
+ * warm-up, then requests per second at the fixed concurrency, with the CPU of the path's processes read from
+ * /proc around it) and fixed-rate segments (latencies from h2load's per-request log), which the suite
+ * interleaves across paths so that a burst of load on the shared machine falls on all of them alike.
+ *
+ * Every segment is accounted: the server pod's nginx must have served every request answered, the path's
+ * own counter must move as expected, and counters of other paths (the waypoint's, on paths that must not
+ * cross it) must not move at all. A `PathTally` adds the segments of one path and protocol up into a row.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,7 +19,7 @@ import { checkAborted, cpuOf, onPath } from '../lib/steps.js';
 import { runWrk } from '../lib/wrk.js';
 import type { NginxInPod } from './nginx.js';
 import type { CaseName, Protocol, WaypointBenchOptions } from './options.js';
-import { summarise, type CaseRaw, type PathProof } from './report.js';
+import type { CaseRaw, PathProof } from './report.js';
 
 const NODES = ['node-a', 'node-b'] as const;
 
@@ -24,6 +28,12 @@ export interface Tools {
   readonly wrk: string;
   readonly h2load: string;
   readonly nginx: string;
+}
+
+/** A counter read from a process of the mesh. */
+export interface Counter {
+  readonly what: string;
+  readonly read: () => Promise<number>;
 }
 
 /** Where one path's load goes, and what proves that it went there. */
@@ -39,7 +49,9 @@ export interface PathPlan {
    * outside the mesh), or rise by at least the `requests` answered, or by the `connections` the load
    * generators opened (ztunnel sees connections, not requests).
    */
-  readonly proof: { readonly what: string; readonly read: () => Promise<number>; readonly expect: 'unchanged' | 'requests' | 'connections' };
+  readonly proof: Counter & { readonly expect: 'unchanged' | 'requests' | 'connections' };
+  /** Counters of other paths that this path's traffic must not move (the waypoint's, for ztunnel and nginx). */
+  readonly untouched: readonly Counter[];
 }
 
 export interface MeasureContext {
@@ -58,92 +70,173 @@ export interface MeasureContext {
   readonly signal: AbortSignal;
 }
 
-/** Measures `plan` for every protocol of the run, in order. */
-export async function measurePath(ctx: MeasureContext, plan: PathPlan): Promise<CaseRaw[]> {
-  const out: CaseRaw[] = [];
-  for (const protocol of ctx.options.protocols) out.push(await measureProtocol(ctx, plan, protocol));
-  return out;
+interface LoadFigures {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly proxyCpuSeconds: number | undefined;
+  readonly meshCpuSeconds: number | undefined;
+  readonly peakRssMiB: number | undefined;
 }
 
-async function measureProtocol(ctx: MeasureContext, plan: PathPlan, protocol: Protocol): Promise<CaseRaw> {
-  const { options: o, signal } = ctx;
-  const label = `${plan.name} ${protocol}`;
-  const url = plan.url[protocol];
-  checkAborted(signal);
-  const serverBefore = await ctx.server.requests();
-  const proofBefore = await plan.proof.read();
+/** The segments of one path and protocol, added up; `toRaw()` checks the totals and makes the row. */
+export class PathTally {
+  readonly plan: PathPlan;
+  readonly protocol: Protocol;
+  #load: LoadFigures | undefined;
+  readonly #latencies: number[] = [];
+  #rateSeconds = 0;
+  #rateSegments = 0;
+  #answered = 0;
+  #served = 0;
+  #rose = 0;
+  #connections = 0;
 
-  // Warm-up: connections, pools and JIT, at full speed, not measured.
-  const warm = await onPath(label, 'warm-up', () => fullSpeed(ctx, protocol, url, { seconds: o.warmupSeconds }));
-  checkAborted(signal);
+  constructor(plan: PathPlan, protocol: Protocol) {
+    this.plan = plan;
+    this.protocol = protocol;
+  }
 
-  const logFile = path.join(ctx.tmpDir, `${plan.name}-${protocol}.log`);
-  const rated = await onPath(label, `${o.rate} requests/s`, () =>
-    runH2load(
-      {
-        h2load: ctx.tools.h2load,
-        url,
-        protocol,
-        clients: o.rateClients,
-        streams: 1,
-        bodyFile: ctx.bodyFile,
-        requests: o.rate * o.rateSeconds,
-        ratePerClient: o.rate / o.rateClients,
-        logFile,
-        responseBytes: o.bodyBytes,
-      },
-      ctx.run,
-    ),
-  );
-  await rm(logFile, { force: true });
-  checkAborted(signal);
+  get label(): string {
+    return `${this.plan.name} ${this.protocol}`;
+  }
 
-  const proxies = await plan.proxies();
-  const ztunnels = plan.name === 'direct' ? [] : NODES.map((n) => ctx.mesh.ztunnel(n).pid);
-  const cpuBefore = await cpuOf(proxies);
-  const meshBefore = await cpuOf(ztunnels);
-  // h2load's HTTP/2 run is a request count, so that every request must succeed: the warm-up's rate sizes it.
-  const load = await onPath(label, 'full speed', () => fullSpeed(ctx, protocol, url, { seconds: o.loadSeconds, requests: Math.max(1000, Math.round(warm.rps * o.loadSeconds)) }));
-  const proxyCpu = (await cpuOf(proxies)) - cpuBefore;
-  const meshCpu = (await cpuOf(ztunnels)) - meshBefore;
-  const peaks = await Promise.all(proxies.map(readPeakRssMiB));
+  /** Adds one accounted segment: requests answered and served, the proof counter's rise, connections opened. */
+  addSegment(answered: number, served: number, rose: number, connections: number): void {
+    this.#answered += answered;
+    this.#served += served;
+    this.#rose += rose;
+    this.#connections += connections;
+  }
 
-  const answered = warm.requests + rated.summary.succeeded + load.requests;
-  // The status request that reads the count is counted too.
-  const served = (await ctx.server.requests()) - serverBefore - 1;
-  if (served < answered) throw new BenchError('BENCH_ERR_PATH', `${label}: the server pod's nginx served ${served} requests, fewer than the ${answered} answered`);
-  const proof = checkProof(plan, protocol, o, (await plan.proof.read()) - proofBefore, answered);
+  setLoad(load: LoadFigures): void {
+    this.#load = load;
+  }
 
-  const raw: CaseRaw = {
-    name: plan.name,
-    protocol,
-    load,
-    latenciesUs: rated.latenciesUs!,
-    rate: { target: o.rate, achieved: rated.rps },
-    proxyCpuSeconds: proxies.length === 0 ? undefined : proxyCpu,
-    meshCpuSeconds: ztunnels.length === 0 ? undefined : meshCpu,
-    peakRssMiB: peaks.length === 0 ? undefined : plan.rss === 'sum' ? peaks.reduce((a, b) => a + b, 0) : Math.max(...peaks),
-    serverRequests: served,
-    proof,
-  };
-  const s = summarise(raw);
-  ctx.log(`${label}: ${s.rps.toFixed(0)} requests/s; at ${o.rate}/s p50 ${s.p50_us} us p99 ${s.p99_us} us; CPU ${s.cpu_s_per_1k_req ?? '-'} s per 1k requests`);
-  return raw;
+  addRate(latenciesUs: readonly number[], seconds: number): void {
+    for (const l of latenciesUs) this.#latencies.push(l);
+    this.#rateSeconds += seconds;
+    this.#rateSegments++;
+  }
+
+  /** The row's raw figures; throws BENCH_ERR_PATH when the path did not carry what was answered. */
+  toRaw(rate: number): CaseRaw {
+    const load = this.#load;
+    if (load === undefined || this.#rateSegments === 0) throw new BenchError('BENCH_ERR_PATH', `${this.label}: not measured at full speed and at the fixed rate`);
+    if (this.#served < this.#answered) {
+      throw new BenchError('BENCH_ERR_PATH', `${this.label}: the server pod's nginx served ${this.#served} requests, fewer than the ${this.#answered} answered`);
+    }
+    return {
+      name: this.plan.name,
+      protocol: this.protocol,
+      load: { requests: load.requests, seconds: load.seconds },
+      latenciesUs: [...this.#latencies].sort((a, b) => a - b),
+      rate: { target: rate, achieved: this.#latencies.length / this.#rateSeconds, segments: this.#rateSegments },
+      proxyCpuSeconds: load.proxyCpuSeconds,
+      meshCpuSeconds: load.meshCpuSeconds,
+      peakRssMiB: load.peakRssMiB,
+      serverRequests: this.#served,
+      proof: checkProof(this.plan, this.protocol, this.#rose, this.#answered, this.#connections),
+    };
+  }
 }
 
-/** Checks how the path's counter moved; throws BENCH_ERR_PATH when the traffic did not take the path. */
-export function checkProof(plan: Pick<PathPlan, 'name' | 'proof'>, protocol: Protocol, o: Pick<WaypointBenchOptions, 'concurrency' | 'h2Connections' | 'rateClients'>, rose: number, answered: number): PathProof {
+/** Checks how the path's counter moved over all its segments; throws BENCH_ERR_PATH when the traffic did not take the path. */
+export function checkProof(plan: Pick<PathPlan, 'name' | 'proof'>, protocol: Protocol, rose: number, answered: number, connections: number): PathProof {
   const label = `${plan.name} ${protocol}`;
   const { what, expect } = plan.proof;
   if (expect === 'unchanged') {
     if (rose !== 0) throw new BenchError('BENCH_ERR_PATH', `${label}: ${what} rose by ${rose}; the traffic went through the mesh`);
     return { counter: what, rose, expected: '= 0' };
   }
-  // Warm-up and full speed at the fixed concurrency, and the fixed rate's connections.
-  const connections = 2 * (protocol === 'http1' ? o.concurrency : o.h2Connections) + o.rateClients;
   const need = expect === 'requests' ? answered : connections;
   if (rose < need) throw new BenchError('BENCH_ERR_PATH', `${label}: ${what} rose by ${rose}, expected at least ${need}; the traffic did not take this path`);
   return { counter: what, rose, expected: `>= ${need}` };
+}
+
+/**
+ * Runs `work` (which returns the requests answered) as one accounted segment of `tally`, `connections`
+ * being the connections its load generators open.
+ */
+async function segment(ctx: MeasureContext, tally: PathTally, connections: number, work: () => Promise<number>): Promise<void> {
+  checkAborted(ctx.signal);
+  const { plan } = tally;
+  const serverBefore = await ctx.server.requests();
+  const proofBefore = await plan.proof.read();
+  const untouchedBefore = await Promise.all(plan.untouched.map((c) => c.read()));
+  const answered = await work();
+  // The status request that reads the count is counted too.
+  const served = (await ctx.server.requests()) - serverBefore - 1;
+  const rose = (await plan.proof.read()) - proofBefore;
+  for (const [i, counter] of plan.untouched.entries()) {
+    const moved = (await counter.read()) - untouchedBefore[i]!;
+    if (moved !== 0) throw new BenchError('BENCH_ERR_PATH', `${tally.label}: ${counter.what} rose by ${moved}; this path's traffic went through another path's proxy`);
+  }
+  tally.addSegment(answered, served, rose, connections);
+}
+
+/**
+ * The full-speed segment: a warm-up (connections, pools, JIT; not measured), then as many requests as the
+ * path answers at the fixed concurrency, with the CPU of the path's proxies and of both ztunnels around it.
+ */
+export async function measureLoad(ctx: MeasureContext, tally: PathTally): Promise<void> {
+  const { options: o } = ctx;
+  const { plan, protocol, label } = tally;
+  const url = plan.url[protocol];
+  const perRun = protocol === 'http1' ? o.concurrency : o.h2Connections;
+  await segment(ctx, tally, 2 * perRun, async () => {
+    const warm = await onPath(label, 'warm-up', () => fullSpeed(ctx, protocol, url, { seconds: o.warmupSeconds }));
+    checkAborted(ctx.signal);
+    const proxies = await plan.proxies();
+    const ztunnels = plan.name === 'direct' ? [] : NODES.map((n) => ctx.mesh.ztunnel(n).pid);
+    const cpuBefore = await cpuOf(proxies);
+    const meshBefore = await cpuOf(ztunnels);
+    // h2load's HTTP/2 run is a request count, so that every request must succeed: the warm-up's rate sizes it.
+    const load = await onPath(label, 'full speed', () => fullSpeed(ctx, protocol, url, { seconds: o.loadSeconds, requests: Math.max(1000, Math.round(warm.rps * o.loadSeconds)) }));
+    const proxyCpu = (await cpuOf(proxies)) - cpuBefore;
+    const meshCpu = (await cpuOf(ztunnels)) - meshBefore;
+    const peaks = await Promise.all(proxies.map(readPeakRssMiB));
+    tally.setLoad({
+      requests: load.requests,
+      seconds: load.seconds,
+      proxyCpuSeconds: proxies.length === 0 ? undefined : proxyCpu,
+      meshCpuSeconds: ztunnels.length === 0 ? undefined : meshCpu,
+      peakRssMiB: peaks.length === 0 ? undefined : plan.rss === 'sum' ? peaks.reduce((a, b) => a + b, 0) : Math.max(...peaks),
+    });
+    ctx.log(`${label}: ${(load.requests / load.seconds).toFixed(0)} requests/s, proxy CPU ${proxies.length === 0 ? '-' : ((proxyCpu / load.requests) * 1000).toFixed(4)} s per 1k requests`);
+    return warm.requests + load.requests;
+  });
+}
+
+/** One fixed-rate segment of `requests` at the run's rate (h2load `--rps`), its latencies from the per-request log. */
+export async function measureRate(ctx: MeasureContext, tally: PathTally, requests: number): Promise<void> {
+  const { options: o } = ctx;
+  const { plan, protocol, label } = tally;
+  await segment(ctx, tally, o.rateClients, async () => {
+    const logFile = path.join(ctx.tmpDir, `${plan.name}-${protocol}.log`);
+    try {
+      const rated = await onPath(label, `${o.rate} requests/s`, () =>
+        runH2load(
+          {
+            h2load: ctx.tools.h2load,
+            url: plan.url[protocol],
+            protocol,
+            clients: o.rateClients,
+            streams: 1,
+            bodyFile: ctx.bodyFile,
+            requests,
+            ratePerClient: o.rate / o.rateClients,
+            logFile,
+            responseBytes: o.bodyBytes,
+          },
+          ctx.run,
+        ),
+      );
+      tally.addRate(rated.latenciesUs!, rated.summary.seconds);
+      return rated.summary.succeeded;
+    } finally {
+      await rm(logFile, { force: true });
+    }
+  });
 }
 
 /**

@@ -17,6 +17,8 @@ export interface WaypointBenchOptions {
   readonly loadSeconds: number;
   /** Seconds at the fixed rate (the latency percentiles), per path and protocol. */
   readonly rateSeconds: number;
+  /** Rounds the fixed-rate seconds are cut into, the paths in the mesh taking turns in each. */
+  readonly rounds: number;
   /** Unmeasured seconds at full speed before each path and protocol. */
   readonly warmupSeconds: number;
   /** The fixed rate, requests per second in all. */
@@ -47,9 +49,10 @@ istio.io/use-waypoint), and through nginx at the waypoint's place (in the mesh).
 the most requests per second at a fixed concurrency (wrk, h2load), the latency percentiles at a fixed
 rate (h2load --rps), the proxy's CPU per 1,000 requests and its memory.
 
-  --quick               smoke test: 2 s at full speed and 2 s at the fixed rate per path and protocol
+  --quick               smoke test: 2 s at full speed and 2 s (2 rounds) at the fixed rate per path and protocol
   --seconds N           seconds at full speed per path and protocol (default 10)
   --rate-seconds N      seconds at the fixed rate per path and protocol (default 10)
+  --rounds N            rounds those seconds are cut into, the paths taking turns (default 5)
   --rate N              the fixed rate, requests per second (default 1000)
   --rate-clients N      connections sharing the fixed rate; must divide --rate (default 10)
   --concurrency N       requests in flight at full speed (default 32)
@@ -73,6 +76,7 @@ export function parseWaypointOptions(args: readonly string[], defaultOutDir: str
       quick: { type: 'boolean', default: false },
       seconds: { type: 'string' },
       'rate-seconds': { type: 'string' },
+      rounds: { type: 'string' },
       rate: { type: 'string' },
       'rate-clients': { type: 'string' },
       concurrency: { type: 'string' },
@@ -102,10 +106,16 @@ export function parseWaypointOptions(args: readonly string[], defaultOutDir: str
   const bodyBytes = intOption('--size', v.size, 1) ?? 1024;
   // The server's body is a literal in nginx.conf, and nginx refuses a token of 4 KiB or more.
   if (bodyBytes > MAX_BODY_BYTES) throw new BenchError('BENCH_ERR_USAGE', `--size must be at most ${MAX_BODY_BYTES}, got ${bodyBytes}`);
+  const rateSeconds = intOption('--rate-seconds', v['rate-seconds'], 1) ?? (quick ? 2 : 10);
+  const rounds = intOption('--rounds', v.rounds, 1) ?? (quick ? 2 : 5);
+  if ((rate * rateSeconds) / rounds < rateClients) {
+    throw new BenchError('BENCH_ERR_USAGE', `--rounds (${rounds}) leaves fewer requests per round than --rate-clients (${rateClients}) connections`);
+  }
   const cpuProf = v['cpu-prof'];
   return {
     loadSeconds: intOption('--seconds', v.seconds, 1) ?? (quick ? 2 : 10),
-    rateSeconds: intOption('--rate-seconds', v['rate-seconds'], 1) ?? (quick ? 2 : 10),
+    rateSeconds,
+    rounds,
     warmupSeconds: 1,
     rate,
     rateClients,

@@ -27,10 +27,11 @@ export interface CaseResult {
   /** The full-speed run: requests completed and its length. */
   readonly load_requests: number;
   readonly load_seconds: number;
-  /** The fixed-rate run: the rate asked for, the rate achieved, the requests timed. */
+  /** The fixed-rate runs: the rate asked for, the rate achieved, the requests timed, in how many segments. */
   readonly rate_target_rps: number;
   readonly rate_achieved_rps: number;
   readonly rate_requests: number;
+  readonly rate_segments: number;
   /** Requests the server pod's nginx counted during the case (warm-up included): the traffic arrived. */
   readonly server_requests: number;
   /** How the path's own counter moved: the traffic took this path. */
@@ -52,6 +53,7 @@ export interface WaypointReport {
   readonly config: {
     readonly load_seconds: number;
     readonly rate_seconds: number;
+    readonly rate_rounds: number;
     readonly warmup_seconds: number;
     readonly rate: number;
     readonly rate_clients: number;
@@ -75,7 +77,8 @@ export interface CaseRaw {
   readonly load: { readonly requests: number; readonly seconds: number };
   /** Sorted latencies at the fixed rate, µs. */
   readonly latenciesUs: readonly number[];
-  readonly rate: { readonly target: number; readonly achieved: number };
+  /** The fixed rate asked for, the rate achieved over the segments, and how many segments. */
+  readonly rate: { readonly target: number; readonly achieved: number; readonly segments: number };
   /** CPU seconds during the full-speed run: the path's proxy (undefined without one) and both ztunnels. */
   readonly proxyCpuSeconds: number | undefined;
   readonly meshCpuSeconds: number | undefined;
@@ -108,6 +111,7 @@ export function summarise(raw: CaseRaw): CaseResult {
     rate_target_rps: raw.rate.target,
     rate_achieved_rps: round(raw.rate.achieved, 1),
     rate_requests: raw.latenciesUs.length,
+    rate_segments: raw.rate.segments,
     server_requests: raw.serverRequests,
     path_proof: raw.proof,
   };
@@ -150,7 +154,7 @@ export function formatReport(report: WaypointReport): string {
   rows.push(
     '',
     `rps: most requests per second at ${k.concurrency} in flight (HTTP/1.1: wrk, ${k.concurrency} connections; HTTP/2: h2load, ${k.h2_connections} connections x ${k.concurrency / k.h2_connections} streams), ${k.load_seconds} s;`,
-    `p50/p99: h2load at a fixed ${k.rate} requests/s (${k.rate_clients} connections), ${k.rate_seconds} s; POST ${k.body_bytes} B, response ${k.body_bytes} B.`,
+    `p50/p99: h2load at a fixed ${k.rate} requests/s (${k.rate_clients} connections), ${k.rate_seconds} s in ${k.rate_rounds} rounds taking the paths in turn; POST ${k.body_bytes} B, response ${k.body_bytes} B.`,
     'CPU-s/1k: the proxy of the path (ztunnel: both ztunnels; waypoint: its process; nginx: master + worker) per 1,000 requests at full speed;',
     'mesh CPU: both ztunnels. RSS MB: peak of the proxy (the larger ztunnel; nginx: its processes added up).',
     `load average at start ${k.load_average_at_start.map((l) => l.toFixed(2)).join(' ')}, at end ${k.load_average_at_end.map((l) => l.toFixed(2)).join(' ')}`,

@@ -9,10 +9,12 @@
  * - `waypoint`: the server's Service labelled `istio.io/use-waypoint`; the client dials the Service:
  *   client → ztunnel ═HBONE═▶ waypoint ═HBONE═▶ ztunnel → server.
  *
- * Run order: direct, enrolment, ztunnel, nginx, then the label and waypoint (once the Service is labelled,
- * its traffic goes to the waypoint). Per path and protocol: a warm-up, the fixed-rate run (latency
- * percentiles from h2load's per-request log), then the full-speed run (requests per second, and the CPU of
- * the path's processes from /proc around it). Every path must prove it carried the traffic (measure.ts).
+ * Run order: direct (at full speed, then at the fixed rate), enrolment, ztunnel and nginx at full speed, the
+ * label and the waypoint at full speed, then the fixed-rate rounds: in each round every path in the mesh
+ * takes its turn (the order rotating), so that the latencies compared by the target are measured under the
+ * same load of the shared machine. The ztunnel and nginx paths dial pod addresses, which a service waypoint
+ * does not take: they still bypass the waypoint once the Service is labelled, and must leave its counter
+ * unchanged. Every path must prove it carried the traffic (measure.ts).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,10 +29,10 @@ import { findTool } from '../lib/tools.js';
 import { wrkScript } from '../lib/wrk.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { BENCH_MESH_YAML, CLIENT_POD, NAMESPACE, NGINX_IP, NGINX_POD, PORTS, SERVER_IP, SERVER_POD, SERVER_VIP, WAYPOINT_NAME, WAYPOINT_POD, useWaypoint } from './bench-mesh.js';
-import { measurePath, type MeasureContext, type Tools } from './measure.js';
+import { PathTally, measureLoad, measureRate, type Counter, type MeasureContext, type PathPlan, type Tools } from './measure.js';
 import { NginxInPod } from './nginx.js';
 import { WAYPOINT_USAGE, parseWaypointOptions, type CaseName, type Protocol, type WaypointBenchOptions } from './options.js';
-import { formatReport, summarise, targets, type CaseRaw, type WaypointReport } from './report.js';
+import { formatReport, summarise, targets, type WaypointReport } from './report.js';
 
 /** No workload on a working path gets near this, even on a loaded 2-core machine. */
 const WORKLOAD_TIMEOUT_MS = 300_000;
@@ -106,12 +108,23 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
 
   const run: RunOptions = { cleanup, signal, timeoutMs: WORKLOAD_TIMEOUT_MS, launcher: launcher(mesh, CLIENT_POD) };
   const measure: MeasureContext = { mesh, server, tools, options, bodyFile, script, tmpDir, run, log, signal };
-  const raws: CaseRaw[] = [];
   const podUrls = (ip: string): Record<Protocol, string> => ({ http1: `http://${ip}:${PORTS.http1}/`, http2: `http://${ip}:${PORTS.http2}/` });
-  const fromClient = { what: "node-b's ztunnel's connections from the client", read: () => meshOpened(mesh, CLIENT_POD) };
+  const fromClient: Counter = { what: "node-b's ztunnel's connections from the client", read: () => meshOpened(mesh, CLIENT_POD) };
+  const waypointCounter: Counter = { what: "the waypoint's istio_requests_total", read: () => waypointRequests(mesh) };
+  const notThroughWaypoint = withWaypoint ? [waypointCounter] : [];
+  const perRound = Math.floor((options.rate * options.rateSeconds) / options.rounds);
+  const tallies: PathTally[] = [];
+  const loadAll = async (plan: PathPlan): Promise<PathTally[]> => {
+    const mine = options.protocols.map((protocol) => new PathTally(plan, protocol));
+    for (const tally of mine) await measureLoad(measure, tally);
+    tallies.push(...mine);
+    return mine;
+  };
 
   if (options.cases.includes('direct')) {
-    raws.push(...(await measurePath(measure, { name: 'direct', url: podUrls(SERVER_IP), proxies: () => [], rss: 'largest', proof: { ...fromClient, expect: 'unchanged' } })));
+    const direct = await loadAll({ name: 'direct', url: podUrls(SERVER_IP), proxies: () => [], rss: 'largest', proof: { ...fromClient, expect: 'unchanged' }, untouched: notThroughWaypoint });
+    // Before enrolment, so on its own: no other path exists yet.
+    for (let r = 0; r < options.rounds; r++) for (const tally of direct) await measureRate(measure, tally, perRound);
   }
   if (options.cases.some((c) => c !== 'direct')) {
     log('enrolling namespace bench');
@@ -121,13 +134,59 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
       return (await meshOpened(mesh, CLIENT_POD)) > before;
     });
   }
+  const inMesh: PathTally[][] = [];
   if (options.cases.includes('ztunnel')) {
     const ztunnels = (): number[] => NODES.map((n) => mesh.ztunnel(n).pid);
-    raws.push(...(await measurePath(measure, { name: 'ztunnel', url: podUrls(SERVER_IP), proxies: ztunnels, rss: 'largest', proof: { ...fromClient, expect: 'connections' } })));
+    inMesh.push(await loadAll({ name: 'ztunnel', url: podUrls(SERVER_IP), proxies: ztunnels, rss: 'largest', proof: { ...fromClient, expect: 'connections' }, untouched: notThroughWaypoint }));
   }
-  if (options.cases.includes('nginx')) raws.push(...(await measureNginx(mesh, measure, podUrls(NGINX_IP))));
-  if (withWaypoint) raws.push(...(await measureWaypoint(mesh, measure)));
+  let proxy: NginxInPod | undefined;
+  if (options.cases.includes('nginx')) {
+    log('starting nginx as a reverse proxy in the nginx pod (node-b)');
+    proxy = await startProxyNginx(mesh, measure);
+    const nginx = proxy;
+    const upstreamBefore = await meshOpened(mesh, NGINX_POD);
+    inMesh.push(
+      await loadAll({
+        name: 'nginx',
+        url: podUrls(NGINX_IP),
+        proxies: () => nginx.pids(),
+        rss: 'sum',
+        // The status request that reads the count is one of them.
+        proof: { what: "the proxy nginx's request count", read: async () => (await nginx.requests()) - 1, expect: 'requests' },
+        untouched: notThroughWaypoint,
+      }),
+    );
+    // nginx's own connections to the server were captured too: the whole path is in the mesh.
+    if ((await meshOpened(mesh, NGINX_POD)) <= upstreamBefore) {
+      throw new BenchError('BENCH_ERR_PATH', "nginx: node-b's ztunnel carried no connection from the nginx pod to the server; nginx's upstream traffic bypassed the mesh");
+    }
+  }
+  if (withWaypoint) {
+    // A service waypoint takes service traffic: the client dials the Service, both protocols on its one
+    // HTTP port (the waypoint tells them apart).
+    const url = `http://${SERVER_VIP}:${PORTS.http1}/`;
+    log('labelling the server Service istio.io/use-waypoint');
+    const before = await waypointRequests(mesh);
+    await useWaypoint(mesh, async () => {
+      await probe(mesh, url);
+      return (await waypointRequests(mesh)) > before;
+    });
+    const waypoint = mesh.process(waypointProcessName({ namespace: NAMESPACE, gateway: WAYPOINT_NAME }));
+    inMesh.push(await loadAll({ name: 'waypoint', url: { http1: url, http2: url }, proxies: () => [waypoint.pid], rss: 'largest', proof: { ...waypointCounter, expect: 'requests' }, untouched: [] }));
+  }
+  if (inMesh.length > 0) log(`${options.rounds} rounds at ${options.rate} requests/s, the paths in the mesh taking turns`);
+  for (let r = 0; r < options.rounds; r++) {
+    for (let p = 0; p < options.protocols.length; p++) {
+      for (let i = 0; i < inMesh.length; i++) await measureRate(measure, inMesh[(i + r) % inMesh.length]![p]!, perRound);
+    }
+  }
+  await proxy?.stop();
 
+  const raws = tallies.map((t) => t.toRaw(options.rate));
+  for (const raw of raws) {
+    const s = summarise(raw);
+    log(`${raw.name} ${raw.protocol}: at ${options.rate}/s p50 ${s.p50_us} us p99 ${s.p99_us} us over ${s.rate_requests} requests`);
+  }
   const cases = sortCases(raws.map(summarise), options);
   return {
     cases,
@@ -136,6 +195,7 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
     config: {
       load_seconds: options.loadSeconds,
       rate_seconds: options.rateSeconds,
+      rate_rounds: options.rounds,
       warmup_seconds: options.warmupSeconds,
       rate: options.rate,
       rate_clients: options.rateClients,
@@ -153,57 +213,15 @@ export async function runWaypointBench(options: WaypointBenchOptions, ctx: Suite
   };
 }
 
-/**
- * nginx as a reverse proxy in the nginx pod (node-b, in the mesh), HTTP/1.1 with keepalive to the server pod.
- * Its upstream connections must be captured too, so that the whole path is in the mesh like the waypoint's.
- */
-async function measureNginx(mesh: LocalMesh, measure: MeasureContext, urls: Record<Protocol, string>): Promise<CaseRaw[]> {
-  const { options, log } = measure;
-  log('starting nginx as a reverse proxy in the nginx pod (node-b)');
-  const proxy = await NginxInPod.start(mesh, {
+/** nginx as a reverse proxy in the nginx pod (node-b), HTTP/1.1 with keepalive to the server pod. */
+async function startProxyNginx(mesh: LocalMesh, measure: MeasureContext): Promise<NginxInPod> {
+  return await NginxInPod.start(mesh, {
     nginx: measure.tools.nginx,
     pod: NGINX_POD,
     name: 'proxy-nginx',
     dir: path.join(measure.tmpDir, 'proxy-nginx'),
     ports: PORTS,
-    role: { kind: 'proxy', upstream: `${SERVER_IP}:${PORTS.http1}`, keepalive: Math.max(64, options.concurrency * 2) },
-  });
-  const upstreamBefore = await meshOpened(mesh, NGINX_POD);
-  const raws = await measurePath(measure, {
-    name: 'nginx',
-    url: urls,
-    proxies: () => proxy.pids(),
-    rss: 'sum',
-    // The status request that reads the count is one of them.
-    proof: { what: "the proxy nginx's request count", read: async () => (await proxy.requests()) - 1, expect: 'requests' },
-  });
-  if ((await meshOpened(mesh, NGINX_POD)) <= upstreamBefore) {
-    throw new BenchError('BENCH_ERR_PATH', "nginx: node-b's ztunnel carried no connection from the nginx pod to the server; nginx's upstream traffic bypassed the mesh");
-  }
-  await proxy.stop();
-  return raws;
-}
-
-/**
- * The server's Service labelled `istio.io/use-waypoint`; the client dials the Service's address (a service
- * waypoint takes service traffic), both protocols on its one HTTP port: the waypoint tells them apart.
- */
-async function measureWaypoint(mesh: LocalMesh, measure: MeasureContext): Promise<CaseRaw[]> {
-  const { log } = measure;
-  const waypoint = mesh.process(waypointProcessName({ namespace: NAMESPACE, gateway: WAYPOINT_NAME }));
-  const url = `http://${SERVER_VIP}:${PORTS.http1}/`;
-  log('labelling the server Service istio.io/use-waypoint');
-  const before = await waypointRequests(mesh);
-  await useWaypoint(mesh, async () => {
-    await probe(mesh, url);
-    return (await waypointRequests(mesh)) > before;
-  });
-  return await measurePath(measure, {
-    name: 'waypoint',
-    url: { http1: url, http2: url },
-    proxies: () => [waypoint.pid],
-    rss: 'largest',
-    proof: { what: "the waypoint's istio_requests_total", read: () => waypointRequests(mesh), expect: 'requests' },
+    role: { kind: 'proxy', upstream: `${SERVER_IP}:${PORTS.http1}`, keepalive: Math.max(64, measure.options.concurrency * 2) },
   });
 }
 
