@@ -6,12 +6,13 @@
  * started up front. Each repetition runs the paths in turn, bulk then ping-pong, with the C load generator
  * as the client. Proxy CPU is read from /proc around each bulk run; peak RSS at the end.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Backend, buildLoadgen, runBulk, runPingPong } from '../lib/loadgen.js';
 import { readCpuSeconds, readPeakRssMiB } from '../lib/proc-stats.js';
 import { BenchError } from '../lib/errors.js';
+import { publishReport } from '../lib/publish.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { writeBenchCertificates } from './certs.js';
 import { HBONE_USAGE, parseHboneOptions } from './options.js';
@@ -34,11 +35,7 @@ export const hboneSuite: Suite = {
       return;
     }
     const report = await runHboneBench(options, ctx);
-    const file = path.join(options.outDir, 'hbone.json');
-    await mkdir(options.outDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-    ctx.out(formatReport(report));
-    ctx.log(`wrote ${file}`);
+    await publishReport(ctx, options.outDir, 'hbone', report, formatReport(report));
   },
 };
 

@@ -27,6 +27,7 @@ import { launcher, startBenchMesh, sumCounter, ztunnelOpenedFrom } from '../lib/
 import { checkAborted } from '../lib/steps.js';
 import { findTool } from '../lib/tools.js';
 import { wrkScript } from '../lib/wrk.js';
+import { publishReport } from '../lib/publish.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { BENCH_MESH_YAML, CLIENT_POD, NAMESPACE, NGINX_IP, NGINX_POD, PORTS, SERVER_IP, SERVER_POD, SERVER_VIP, WAYPOINT_NAME, WAYPOINT_POD, useWaypoint } from './bench-mesh.js';
 import { PathTally, measureLoad, measureRate, type Counter, type MeasureContext, type PathPlan, type Tools } from './measure.js';
@@ -54,11 +55,7 @@ export const waypointSuite: Suite = {
       throw new BenchError('BENCH_ERR_TOOL', 'pnpm bench waypoint needs root: it builds network namespaces and the ztunnels install nftables rules');
     }
     const report = await runWaypointBench(options, ctx);
-    const file = path.join(options.outDir, 'waypoint.json');
-    await mkdir(options.outDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-    ctx.out(formatReport(report));
-    ctx.log(`wrote ${file}`);
+    await publishReport(ctx, options.outDir, 'waypoint', report, formatReport(report));
   },
 };
 

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { raceChild } from '../lib/child.js';
 import { BenchError } from '../lib/errors.js';
+import { publishReport } from '../lib/publish.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { BenchClient } from './client.js';
 import { ControlPlaneProcess, type Serving } from './control-plane.js';
@@ -36,11 +37,7 @@ export const xdsSuite: Suite = {
       return;
     }
     const report = await runXdsBench(options, ctx);
-    const file = path.join(options.outDir, 'xds.json');
-    await mkdir(options.outDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-    ctx.out(formatXdsReport(report));
-    ctx.log(`wrote ${file}`);
+    await publishReport(ctx, options.outDir, 'xds', report, formatXdsReport(report));
     if (options.profileDir !== undefined) ctx.log(`CPU profiles and the control plane's log with its GC trace are in ${options.profileDir} once the processes have exited`);
   },
 };

@@ -14,7 +14,7 @@
  * connections opened and held, garbage collected again and RSS read again; the growth of both ztunnels
  * together, divided by N.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ import { checkAborted, cpuOf, onPath } from '../lib/steps.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { writeBenchCertificates } from '../hbone/certs.js';
 import { enrolBench } from '../lib/bench-cluster.js';
+import { publishReport } from '../lib/publish.js';
 import { CLIENT_POD, PORTS, SERVER_IP, SERVER_POD, startZtunnelBenchMesh } from './bench-mesh.js';
 import { startCTunnel } from './c-tunnel.js';
 import { runIperf } from './iperf.js';
@@ -56,11 +57,7 @@ export const ztunnelSuite: Suite = {
       throw new BenchError('BENCH_ERR_TOOL', 'pnpm bench ztunnel needs root: it builds network namespaces and the ztunnels install nftables rules');
     }
     const report = await runZtunnelBench(options, ctx);
-    const file = path.join(options.outDir, 'ztunnel.json');
-    await mkdir(options.outDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-    ctx.out(formatReport(report));
-    ctx.log(`wrote ${file}`);
+    await publishReport(ctx, options.outDir, 'ztunnel', report, formatReport(report));
   },
 };
 
