@@ -1,7 +1,7 @@
 /** `pnpm bench waypoint`'s options, figures, targets and printed report. */
 import test from 'ava';
 import { BenchError } from '../src/lib/errors.js';
-import { PathTally, checkProof, type PathPlan } from '../src/waypoint/measure.js';
+import { PathTally, checkProof, checkUntouched, type PathPlan } from '../src/waypoint/measure.js';
 import { parseWaypointOptions } from '../src/waypoint/options.js';
 import { formatReport, summarise, targets, type CaseRaw, type CaseResult, type WaypointReport } from '../src/waypoint/report.js';
 
@@ -173,4 +173,13 @@ test('a tally refuses a path whose server saw fewer requests than were answered,
   few.addSegment(100, 100, 40, 64);
   few.addSegment(10, 10, 10, 10);
   t.throws(() => few.toRaw(1000), { message: 'nginx http1: c rose by 50, expected at least 74; the traffic did not take this path' });
+});
+
+test("a path whose segment moved another path's counter went through that path's proxy, and is refused", (t) => {
+  const waypoint = { what: "the waypoint's istio_requests_total", read: () => Promise.resolve(0) };
+  t.notThrows(() => checkUntouched('ztunnel http1', [waypoint], [40], [40]));
+  t.notThrows(() => checkUntouched('ztunnel http1', [], [], []));
+  const err = t.throws(() => checkUntouched('nginx http2', [waypoint], [40], [41]), { instanceOf: BenchError });
+  t.is(err.code, 'BENCH_ERR_PATH');
+  t.is(err.message, "nginx http2: the waypoint's istio_requests_total rose by 1; this path's traffic went through another path's proxy");
 });

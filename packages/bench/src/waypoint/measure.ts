@@ -167,11 +167,16 @@ async function segment(ctx: MeasureContext, tally: PathTally, connections: numbe
   // The status request that reads the count is counted too.
   const served = (await ctx.server.requests()) - serverBefore - 1;
   const rose = (await plan.proof.read()) - proofBefore;
-  for (const [i, counter] of plan.untouched.entries()) {
-    const moved = (await counter.read()) - untouchedBefore[i]!;
-    if (moved !== 0) throw new BenchError('BENCH_ERR_PATH', `${tally.label}: ${counter.what} rose by ${moved}; this path's traffic went through another path's proxy`);
-  }
+  checkUntouched(tally.label, plan.untouched, untouchedBefore, await Promise.all(plan.untouched.map((c) => c.read())));
   tally.addSegment(answered, served, rose, connections);
+}
+
+/** Throws BENCH_ERR_PATH when one of `counters` (another path's) moved between `before` and `after`. */
+export function checkUntouched(label: string, counters: readonly Counter[], before: readonly number[], after: readonly number[]): void {
+  for (const [i, counter] of counters.entries()) {
+    const moved = after[i]! - before[i]!;
+    if (moved !== 0) throw new BenchError('BENCH_ERR_PATH', `${label}: ${counter.what} rose by ${moved}; this path's traffic went through another path's proxy`);
+  }
 }
 
 /**
