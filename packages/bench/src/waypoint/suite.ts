@@ -59,6 +59,7 @@ export const waypointSuite: Suite = {
   },
 };
 
+/** Runs every path and protocol asked for, checks that each carried its traffic, and returns the figures. */
 export async function runWaypointBench(options: WaypointBenchOptions, ctx: SuiteContext): Promise<WaypointReport> {
   const { cleanup, signal, log } = ctx;
   const startedAt = new Date().toISOString();
