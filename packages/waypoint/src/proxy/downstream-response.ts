@@ -9,6 +9,8 @@ import type { RequestRecord } from './record.js';
 
 export interface DownstreamResponse extends Writable {
   writeHead(status: number, headers?: OutgoingHttpHeaders): this;
+  setHeader(name: string, value: string | readonly string[]): unknown;
+  statusCode: number;
   addTrailers(headers: OutgoingHttpHeaders): void;
   readonly headersSent: boolean;
 }

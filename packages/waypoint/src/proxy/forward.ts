@@ -302,16 +302,26 @@ class Forwarding {
     record.status = r.status;
     const grpc = firstValue(headers, 'grpc-status');
     if (grpc !== undefined) record.grpcStatus = grpc;
+    if (r.headOnly) {
+      // Passed on as a head that ends the response, in one HTTP/2 HEADERS frame with END_STREAM for an
+      // HTTP/2 client: gRPC clients read a trailers-only reply's status only from such a frame (a head
+      // followed by an empty DATA frame is a protocol error to them). `end()` without `writeHead()` is
+      // what makes Node's compatibility API send it that way.
+      res.statusCode = r.status;
+      for (const name in headers) res.setHeader(name, headers[name]!);
+      this.#attemptDone(host);
+      res.end();
+      this.#end();
+      return;
+    }
     res.writeHead(r.status, headers);
     const body = r.body;
-    body.on('data', record.countSent);
-    body.pipe(res, { end: false });
     const finish = (): void => {
       body.off('data', record.countSent);
       body.unpipe(res);
       this.#attemptDone(host);
     };
-    body.once('end', () => {
+    const onEnd = (): void => {
       if (this.#done) return;
       const h2 = body as Partial<ClientHttp2Stream>;
       if (typeof h2.rstCode === 'number' && h2.rstCode !== 0) {
@@ -328,7 +338,16 @@ class Forwarding {
       finish();
       res.end();
       this.#end();
-    });
+    };
+    // An HTTP/2 reply whose head carried END_STREAM (gRPC's trailers-only) has ended, and its stream
+    // closed, before this runs: its 'end' will not come again.
+    if (body.readableEnded) {
+      onEnd();
+      return;
+    }
+    body.on('data', record.countSent);
+    body.pipe(res, { end: false });
+    body.once('end', onEnd);
     body.once('error', () => {
       if (this.#done) return;
       finish();

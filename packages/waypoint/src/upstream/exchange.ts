@@ -25,6 +25,11 @@ export interface UpstreamResponse {
   readonly status: number;
   readonly headers: HeaderMap;
   readonly body: Readable;
+  /**
+   * The head ended the response: no body, no trailers (an HTTP/2 HEADERS frame with END_STREAM, as in
+   * gRPC's trailers-only replies). Always false for HTTP/1.1.
+   */
+  readonly headOnly: boolean;
   /** The trailers, once the body has ended (undefined when there were none). */
   trailers(): HeaderMap | undefined;
 }
@@ -80,6 +85,7 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
         status: res.statusCode ?? 502,
         headers: headerMapFromRaw(res.rawHeaders),
         body: res,
+        headOnly: false,
         trailers: () => (res.rawTrailers.length === 0 ? undefined : headerMapFromRaw(res.rawTrailers)),
       });
     });
@@ -120,12 +126,12 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
     const onEarlyClose = (): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: the stream closed before a response (RST code ${stream.rstCode ?? 'none'})`));
     stream.once('error', onError);
     stream.once('close', onEarlyClose);
-    stream.once('response', (h: IncomingHttpHeaders) => {
+    stream.once('response', (h: IncomingHttpHeaders, flags: number) => {
       stream.off('error', onError);
       stream.off('close', onEarlyClose);
       // The body's consumer handles later errors; this keeps one from being thrown meanwhile.
       stream.on('error', noop);
-      resolve({ status: Number(h[':status']), headers: fromH2Headers(h), body: stream, trailers: () => trailers });
+      resolve({ status: Number(h[':status']), headers: fromH2Headers(h), body: stream, headOnly: (flags & h2constants.NGHTTP2_FLAG_END_STREAM) !== 0, trailers: () => trailers });
     });
   });
   response.catch(noop);
