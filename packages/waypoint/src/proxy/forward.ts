@@ -366,7 +366,13 @@ class Forwarding {
 function failure(err: unknown): AttemptFailure {
   const error = err instanceof UpstreamError ? err : new UpstreamError('WP_ERR_RESET', err instanceof Error ? err.message : String(err), { cause: err });
   const outcome: AttemptOutcome =
-    error.code === 'WP_ERR_CONNECT' ? { kind: 'connect-failure' } : error.code === 'WP_ERR_TIMEOUT' ? { kind: 'timeout' } : { kind: 'reset' };
+    error.code === 'WP_ERR_CONNECT'
+      ? { kind: 'connect-failure' }
+      : error.code === 'WP_ERR_TIMEOUT'
+        ? { kind: 'timeout' }
+        : error.code === 'WP_ERR_OVERFLOW'
+          ? { kind: 'overflow' }
+          : { kind: 'reset' };
   return { outcome, error };
 }
 
@@ -385,6 +391,9 @@ export function retriable(on: ReadonlySet<string>, outcome: AttemptOutcome): boo
       return on.has('reset') || on.has('5xx') || on.has('gateway-error');
     case 'timeout':
       return on.has('5xx') || on.has('gateway-error');
+    case 'overflow':
+      // Envoy never retries a request its own circuit breaker refused.
+      return false;
   }
 }
 
