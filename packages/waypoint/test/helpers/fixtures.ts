@@ -255,6 +255,30 @@ export async function dualBackend(t: ExecutionContext): Promise<Backend & { prot
   return { http: h1, requests: [], protocols, endpoint: endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port }) };
 }
 
+/** A raw TCP backend behind its own HBONE server; `onSocket` runs per connection. */
+export async function tcpBackend(t: ExecutionContext, onSocket: (socket: Socket) => void): Promise<{ endpoint: Endpoint; connections: number }> {
+  const sockets = new Set<Socket>();
+  const out = { endpoint: endpoint(0, { kind: 'plain' }), connections: 0 };
+  const tcp = netServer({ allowHalfOpen: true }, (socket) => {
+    out.connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onSocket(socket);
+  });
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    tcp.close();
+  });
+  const { certs } = await pki();
+  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
+  const bound = await hbone.listen(0, '127.0.0.1');
+  t.teardown(() => hbone.destroy());
+  out.endpoint = endpoint((tcp.address() as AddressInfo).port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port });
+  return out;
+}
+
 export function endpoint(port: number, transport: Endpoint['transport']): Endpoint {
   return {
     ip: '127.0.0.1',
