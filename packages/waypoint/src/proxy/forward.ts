@@ -112,6 +112,8 @@ class Forwarding {
   #routeTimer: { cancel(): void } | undefined;
   #timedOut = false;
   #current: Exchange | undefined;
+  /** The host of the attempt holding the cluster's request count and the host's in-flight count. */
+  #inFlight: Host | undefined;
   #response: UpstreamResponse | undefined;
   #done = false;
   #finish!: () => void;
@@ -164,53 +166,79 @@ class Forwarding {
     if (this.#done) return;
     this.#done = true;
     this.#routeTimer?.cancel();
+    // Ended with an attempt still holding its counts (the client left, the route timed out mid-stream):
+    // the upstream exchange is abandoned and its counts given back.
+    if (this.#inFlight !== undefined) {
+      this.#current?.reset();
+      this.#attemptDone();
+    }
     this.#f.res.off('close', this.#onDownstreamClose);
     this.#finish();
   }
 
   async #attempts(): Promise<void> {
+    try {
+      await this.#attemptsHoldingRetrySlot();
+    } finally {
+      this.#releaseRetrySlot();
+    }
+  }
+
+  /** Whether this request holds one of the cluster's `maxRetries` retry slots (see `#retryDecision`). */
+  #retrySlot = false;
+
+  #releaseRetrySlot(): void {
+    if (!this.#retrySlot) return;
+    this.#retrySlot = false;
+    this.#cluster.counters.retries--;
+  }
+
+  /**
+   * Envoy's order: not covered by the policy (or the body cannot be replayed, or time is up) → no retry;
+   * the policy's retries used up → `limit` (URX); the cluster's concurrent retries at `maxRetries` →
+   * `overflow` (UO, as Envoy's router flags a retry refused by the circuit breaker). A retry takes a slot
+   * from the decision until its own outcome is known (through the backoff), as Envoy's retry state does.
+   */
+  #retryDecision(outcome: AttemptOutcome, attempt: number): 'retry' | 'no' | 'limit' | 'overflow' {
     const retry = this.#f.action.retry;
+    if (retry === undefined || this.#timedOut || !this.#body.replayable || !retriable(retry.on, outcome)) return 'no';
+    if (attempt >= retry.numRetries) return 'limit';
+    if (this.#cluster.counters.retries >= this.#cluster.config.circuitBreaker.maxRetries) return 'overflow';
+    return 'retry';
+  }
+
+  async #attemptsHoldingRetrySlot(): Promise<void> {
     const record = this.#f.record;
     for (let attempt = 0; ; attempt++) {
-      const isRetry = attempt > 0;
-      if (isRetry) this.#cluster.counters.retries++;
-      let result: UpstreamResponse | AttemptFailure;
-      let host: Host | undefined;
-      try {
-        host = this.#cluster.pick(this.#ctx.clock.now(), this.#f.hash);
-        if (host === undefined) {
-          this.#fail(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
-          return;
-        }
-        record.upstream = host;
-        result = await this.#attempt(host);
-      } finally {
-        if (isRetry) this.#cluster.counters.retries--;
+      const host = this.#cluster.pick(this.#ctx.clock.now(), this.#f.hash);
+      if (host === undefined) {
+        this.#fail(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+        return;
       }
+      record.upstream = host;
+      const result = await this.#attempt(host);
+      // The retried attempt's outcome is in: its slot is free again.
+      this.#releaseRetrySlot();
+      // Ended meanwhile (`#end` gave the attempt's counts back).
       if (this.#done) return;
       const outcome: AttemptOutcome = 'status' in result ? { kind: 'status', status: result.status } : result.outcome;
       recordOutcome(this.#cluster.config.outlierDetection, host, outcome, this.#cluster.hosts, this.#ctx.clock.now());
-      const canRetry =
-        retry !== undefined &&
-        attempt < retry.numRetries &&
-        !this.#timedOut &&
-        this.#body.replayable &&
-        retriable(retry.on, outcome) &&
-        this.#cluster.counters.retries < this.#cluster.config.circuitBreaker.maxRetries;
+      const decision = this.#retryDecision(outcome, attempt);
+      if (decision === 'limit') record.addFlag('URX');
+      else if (decision === 'overflow') record.addFlag('UO');
       if ('status' in result) {
-        if (!canRetry) {
+        if (decision !== 'retry') {
           this.#respond(result);
           return;
         }
         // A response we will not use: reset rather than read it (the connection is not reused).
         this.#current?.reset();
-        this.#attemptDone(host);
+        this.#attemptDone();
       } else {
-        this.#attemptDone(host);
-        if (!canRetry) {
+        this.#attemptDone();
+        if (decision !== 'retry') {
           if (this.#timedOut) this.#fail(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
           else {
-            if (retry !== undefined && attempt > 0 && attempt >= retry.numRetries) record.addFlag('URX');
             const e = result.error;
             const status = e.code === 'WP_ERR_TIMEOUT' ? 504 : 503;
             const text = e.code === 'WP_ERR_TIMEOUT' ? 'upstream request timeout' : e.code === 'WP_ERR_OVERFLOW' ? 'upstream connect error or disconnect/reset before headers. reset reason: overflow' : `upstream connect error or disconnect/reset before headers. reset reason: ${e.message}`;
@@ -219,6 +247,9 @@ class Forwarding {
           return;
         }
       }
+      this.#retrySlot = true;
+      this.#cluster.counters.retries++;
+      const retry = this.#f.action.retry!;
       const base = retry.backoffBaseMs * 2 ** attempt;
       const delay = Math.floor(this.#ctx.random() * Math.min(retry.backoffMaxMs, base));
       if (delay > 0) await this.#sleep(delay);
@@ -256,6 +287,7 @@ class Forwarding {
         : undefined;
     this.#cluster.counters.requests++;
     host.active++;
+    this.#inFlight = host;
     try {
       const ex = await startExchange(this.#cluster, host, this.#protocol, this.#head, abort.signal);
       this.#current = ex;
@@ -280,7 +312,11 @@ class Forwarding {
     }
   }
 
-  #attemptDone(host: Host): void {
+  /** Gives back the current attempt's request and in-flight counts (once). */
+  #attemptDone(): void {
+    const host = this.#inFlight;
+    if (host === undefined) return;
+    this.#inFlight = undefined;
     this.#cluster.counters.requests--;
     host.active--;
     this.#current = undefined;
@@ -294,7 +330,6 @@ class Forwarding {
   #respond(r: UpstreamResponse): void {
     const { res, record } = this.#f;
     this.#response = r;
-    const host = record.upstream!;
     const headers = r.headers;
     if (!isEmptyMutation(this.#wc.responseHeaders)) applyMutation(headers, this.#wc.responseHeaders);
     if (!isEmptyMutation(this.#f.route.responseHeaders)) applyMutation(headers, this.#f.route.responseHeaders);
@@ -309,7 +344,7 @@ class Forwarding {
       // what makes Node's compatibility API send it that way.
       res.statusCode = r.status;
       for (const name in headers) res.setHeader(name, headers[name]!);
-      this.#attemptDone(host);
+      this.#attemptDone();
       res.end();
       this.#end();
       return;
@@ -319,7 +354,7 @@ class Forwarding {
     const finish = (): void => {
       body.off('data', record.countSent);
       body.unpipe(res);
-      this.#attemptDone(host);
+      this.#attemptDone();
     };
     const onEnd = (): void => {
       if (this.#done) return;
