@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { HboneClient, HboneServer, relay } from '@ambit/mesh-core/hbone';
-import { Identity, StaticCertificateSource, createRootCa, issueWorkloadCertificate, type CaMaterial, type WorkloadCertificate } from '@ambit/mesh-core/identity';
+import { Identity, StaticCertificateSource, createRootCa, issueWorkloadCertificate, type CaMaterial, type CertificateSource, type WorkloadCertificate } from '@ambit/mesh-core/identity';
 import type { Clock } from '@ambit/mesh-core/lifecycle';
 import type {
   Binding,
@@ -318,15 +318,15 @@ export interface Running {
 
 export async function startWaypoint(
   t: ExecutionContext,
-  snap: WaypointSnapshot,
-  o: { logger?: Logger; clock?: Clock; random?: () => number; limits?: { sniffTimeoutMs?: number; retryBufferBytes?: number } } = {},
+  snap: WaypointSnapshot | undefined,
+  o: { logger?: Logger; clock?: Clock; random?: () => number; limits?: { sniffTimeoutMs?: number; retryBufferBytes?: number }; certificates?: CertificateSource } = {},
 ): Promise<Running> {
   const { certs } = await pki();
   const snapshots = new FixedSnapshots(snap);
   const waypoint = await Waypoint.start({
     identity: waypointId,
     trustDomain: TD,
-    certificates: certs,
+    certificates: o.certificates ?? certs,
     snapshots,
     logger: o.logger ?? silent(),
     ...(o.clock === undefined ? {} : { clock: o.clock }),
