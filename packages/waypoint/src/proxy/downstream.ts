@@ -238,6 +238,9 @@ export class Downstream {
   };
 
   async #upgrade(req: IncomingMessage, socket: Duplex, bodyHead: Buffer, tunnel: TunnelContext, settings: Buffer, bodyLength: number): Promise<void> {
+    // The body, then (after the 101) the client's preface and SETTINGS must come within the sniff
+    // timeout; a client that stops half-way would otherwise hold the tunnel open for nothing.
+    const deadline = this.#ctx.clock.setTimeout(() => socket.destroy(), this.#ctx.limits.sniffTimeoutMs, { keepAlive: false });
     try {
       const [body, afterBody] = await readExactly(socket, bodyHead, bodyLength);
       socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
@@ -249,6 +252,8 @@ export class Downstream {
     } catch (err) {
       this.#ctx.logger.debug({ err, 'src.addr': tunnel.sourceAddress }, 'h2c upgrade failed');
       socket.destroy();
+    } finally {
+      deadline.cancel();
     }
   }
 

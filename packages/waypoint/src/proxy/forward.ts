@@ -28,7 +28,7 @@ import { startExchange, type Exchange, type RequestHead, type UpstreamResponse }
 import type { Host } from '../upstream/host.js';
 import { recordOutcome, type AttemptOutcome } from '../upstream/outlier.js';
 import type { ProxyContext } from './context.js';
-import { localReply, type DownstreamResponse } from './downstream-response.js';
+import { localReply, resetDownstream, type DownstreamResponse } from './downstream-response.js';
 import type { RequestRecord } from './record.js';
 import { RequestBody } from './request-body.js';
 
@@ -134,8 +134,9 @@ class Forwarding {
     });
     const timeoutMs = this.#f.action.timeoutMs;
     if (timeoutMs > 0) this.#routeTimer = this.#ctx.clock.setTimeout(this.#onRouteTimeout, timeoutMs);
-    // The client going away ends everything (flag DC).
-    this.#f.res.once('close', this.#onDownstreamClose);
+    // The client going away ends everything (flag DC). Called by the request's own 'close' listener, just
+    // before the record is written (a listener of ours would run after it).
+    this.#f.record.onDownstreamClose = this.#onDownstreamClose;
     void this.#attempts();
     return done;
   }
@@ -147,14 +148,16 @@ class Forwarding {
     if (this.#response !== undefined) {
       // Streaming already: the only honest signal left is a reset.
       this.#current?.reset();
-      this.#f.res.destroy();
+      resetDownstream(this.#f.res, this.#routeAbort.signal.reason as Error);
       this.#end();
     }
   };
 
   readonly #onDownstreamClose = (): void => {
     if (this.#done) return;
-    if (!this.#f.res.writableFinished) {
+    // `writableEnded`, not `writableFinished`: an HTTP/2 response reset by the client reports itself
+    // finished (its stream is destroyed) although `end()` was never called.
+    if (!this.#f.res.writableEnded) {
       this.#f.record.addFlag('DC');
       this.#current?.reset();
       this.#routeAbort.abort(new UpstreamError('WP_ERR_CLOSED', 'the client went away'));
@@ -172,7 +175,7 @@ class Forwarding {
       this.#current?.reset();
       this.#attemptDone();
     }
-    this.#f.res.off('close', this.#onDownstreamClose);
+    this.#f.record.onDownstreamClose = undefined;
     this.#finish();
   }
 
@@ -393,7 +396,7 @@ class Forwarding {
   /** The upstream broke after the head was passed on: reset the client's stream. */
   #broken(flag: string): void {
     this.#f.record.addFlag(flag);
-    this.#f.res.destroy();
+    resetDownstream(this.#f.res, new UpstreamError('WP_ERR_RESET', 'the upstream broke off the response'));
     this.#end();
   }
 }
@@ -425,7 +428,9 @@ export function retriable(on: ReadonlySet<string>, outcome: AttemptOutcome): boo
     case 'reset':
       return on.has('reset') || on.has('5xx') || on.has('gateway-error');
     case 'timeout':
-      return on.has('5xx') || on.has('gateway-error');
+      // A per-try timeout: no response at all, which Envoy's `reset` covers ("disconnect/reset/read
+      // timeout"), and a 504 to `5xx` and `gateway-error`.
+      return on.has('reset') || on.has('5xx') || on.has('gateway-error');
     case 'overflow':
       // Envoy never retries a request its own circuit breaker refused.
       return false;

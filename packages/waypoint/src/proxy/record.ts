@@ -24,6 +24,8 @@ export class RequestRecord {
   requestId: string | undefined;
   grpcStatus: string | undefined;
   path: string;
+  /** Run when the client's stream closes, before the record is written (the router's DC handling). */
+  onDownstreamClose: (() => void) | undefined;
   readonly method: string;
   readonly authority: string;
   readonly protocol: 'http1' | 'http2';

@@ -11,6 +11,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import type { ClusterState } from './cluster-state.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
+import { resetStream } from './reset.js';
 import { addHeader, headerMapFromRaw, type HeaderMap } from '../route/headers.js';
 
 export interface RequestHead {
@@ -102,8 +103,9 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
     sink: req,
     response,
     reset: () => {
+      // The tunnel first, with an error: a plain destroy would let the upstream see the end of a body.
+      resetStream(socket, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`));
       req.destroy();
-      socket.destroy();
     },
   };
 }
@@ -139,7 +141,7 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
     host,
     sink: stream,
     response,
-    reset: () => stream.close(h2constants.NGHTTP2_CANCEL),
+    reset: () => resetStream(stream, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`)),
   };
 }
 
