@@ -10,8 +10,9 @@
  * - A count reaching its threshold (exactly, as Envoy compares) trips the detector, which clears that count
  *   whether or not the host is then ejected, so that a refused ejection takes another full run of errors
  *   to try again.
- * - Ejection is refused when `100 × (ejected + 1) / hosts` would exceed `maxEjectionPercent` (Envoy ≥ 1.28
- *   counts the host about to go; a 10% limit on fewer than ten hosts thus ejects none).
+ * - Ejection is refused when `100 × (ejected + 1) / hosts` would exceed `maxEjectionPercent` (current
+ *   Envoy counts the host about to go; a 10% limit on fewer than ten hosts thus ejects none, and Envoy's
+ *   `always_eject_one_host`, which would allow one anyway, is not in the snapshot).
  * - The ejection lasts `min(base × backoff, max)`, where `backoff` goes up by one per ejection (while
  *   `backoff × base < max + base`) and down by one per `intervalMs` the host then spends in service. Envoy
  *   does both on a timer sweep; here they are computed when next needed from the injectable clock: the
