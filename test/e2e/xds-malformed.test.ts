@@ -67,7 +67,7 @@ const CASES: Case[] = [
       line: 2,
       severity: 'warning',
       message:
-        'unsupported kind "Deployment"; the document is skipped (supported: AuthorizationPolicy, Gateway, Namespace, Node, PeerAuthentication, Pod, Service, ServiceAccount)',
+        'unsupported kind "Deployment"; the document is skipped (supported: AuthorizationPolicy, DestinationRule, GRPCRoute, Gateway, HTTPRoute, Namespace, Node, PeerAuthentication, Pod, RequestAuthentication, Service, ServiceAccount, VirtualService)',
     },
     undo: (dir) => dir.remove('extra/deployment.yaml'),
   },

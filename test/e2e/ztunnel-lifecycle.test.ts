@@ -7,21 +7,22 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { LocalMesh } from '@ambit/local-mesh';
 import test, { type ExecutionContext } from 'ava';
 import { AppError } from '@ambit/testbed';
-import { MeshBed, POD_IP, ZTUNNEL, until } from './helpers/ztunnel-mesh.js';
+import { createMesh, POD_IP, ZTUNNEL, until } from './helpers/ztunnel-mesh.js';
 import { rootOnly } from './helpers/root.js';
 
-let bed: MeshBed | undefined;
+let bed: LocalMesh | undefined;
 
 test.before(async () => {
-  if (rootOnly()) bed = await MeshBed.create('ztlife');
+  if (rootOnly()) bed = await createMesh('ztlife');
 });
 test.after.always(async () => {
   await bed?.destroy();
 });
 
-function mesh(): MeshBed {
+function mesh(): LocalMesh {
   if (bed === undefined) throw new Error('the mesh was not built');
   return bed;
 }
@@ -130,7 +131,7 @@ test.serial('/quitquitquit with a connection that outlives the drain deadline: i
   const old = m.ztunnel('node-a');
   old.child.kill('SIGKILL');
   await old.exited;
-  const z = await m.startZtunnel('node-a', { CONNECTION_TERMINATION_DEADLINE: '1s' });
+  const z = await m.startZtunnel('node-a', { env: { CONNECTION_TERMINATION_DEADLINE: '1s' } });
   const held = await m.holdConnection('client-a', POD_IP['web-b'], 8080);
   // The admin endpoint's quitquitquit drains as SIGTERM does.
   t.is((await m.httpGet('node-a', 15000, '/quitquitquit', 'POST')).status, 200);
@@ -159,7 +160,7 @@ test.serial('LOCAL_XDS_PATH: a ztunnel configured from a file (and the CA) serve
   const old = m.ztunnel('node-b');
   old.child.kill('SIGKILL');
   await old.exited;
-  const z = await m.startZtunnel('node-b', { XDS_ADDRESS: '', LOCAL_XDS_PATH: file });
+  const z = await m.startZtunnel('node-b', { env: { XDS_ADDRESS: '', LOCAL_XDS_PATH: file } });
   try {
     t.truthy(z.logs.find((l) => l['msg'] === 'local config applied' && l['workloads'] === 2));
     // node-a still pools an HBONE connection to the killed ztunnel's pod address; the FIN its kernel sent

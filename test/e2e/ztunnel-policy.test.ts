@@ -4,21 +4,22 @@
  * un-enrolled at run time by editing the control plane's YAML. One cluster for the file; every test puts the
  * YAML back as it found it before it ends.
  */
+import type { LocalMesh } from '@ambit/local-mesh';
 import test, { type ExecutionContext } from 'ava';
 import { AppError, type AppProcess } from '@ambit/testbed';
-import { MeshBed, POD_IP, until, type PodName } from './helpers/ztunnel-mesh.js';
+import { createMesh, POD_IP, until, type PodName } from './helpers/ztunnel-mesh.js';
 import { rootOnly } from './helpers/root.js';
 
-let bed: MeshBed | undefined;
+let bed: LocalMesh | undefined;
 
 test.before(async () => {
-  if (rootOnly()) bed = await MeshBed.create('ztpol');
+  if (rootOnly()) bed = await createMesh('ztpol');
 });
 test.after.always(async () => {
   await bed?.destroy();
 });
 
-function mesh(): MeshBed {
+function mesh(): LocalMesh {
   if (bed === undefined) throw new Error('the mesh was not built');
   return bed;
 }
@@ -94,7 +95,7 @@ test.serial('a policy added while connections are open closes those it now denie
   held.client.send('still open');
   t.like(await held.client.app.waitFor('echo'), { data: 'still open' });
 
-  await m.editYaml((y) => y + LATE_DENY);
+  await m.editConfig((y) => y + LATE_DENY);
   await resetSeen(t, held.client.app);
   const line = await m.ztunnel('node-b').waitForLog((l) => l['component'] === 'access' && typeof l['error'] === 'string' && l['error'].startsWith('closed after a policy change'), 'the policy close');
   t.like(line, { 'dst.workload': 'web-b', response_flags: 'DENY', error: 'closed after a policy change: denied by policy shop/late-deny' });
@@ -105,7 +106,7 @@ test.serial('a policy added while connections are open closes those it now denie
   other.client.end();
   await other.client.app.waitFor('closed');
 
-  await m.editYaml((y) => y.replace(LATE_DENY, ''));
+  await m.editConfig((y) => y.replace(LATE_DENY, ''));
   await eventually('client-a', POD_IP['web-b'], 8080, true);
 });
 
@@ -116,14 +117,14 @@ test.serial('a plaintext connection is closed when its namespace turns STRICT', 
   t.is(held.server['remoteAddress'], POD_IP.outsider);
   const permissive = 'namespace: open\nspec:\n  mtls: { mode: PERMISSIVE }';
   const strict = 'namespace: open\nspec:\n  mtls: { mode: STRICT }';
-  await m.editYaml((y) => y.replace(permissive, strict));
+  await m.editConfig((y) => y.replace(permissive, strict));
   try {
     await resetSeen(t, held.client.app);
     const line = await m.ztunnel('node-a').waitForLog((l) => l['component'] === 'access' && l['dst.workload'] === 'kiosk' && String(l['error']).startsWith('closed after a policy change'), 'the plaintext policy close');
     t.regex(String(line['error']), /istio_converted_static_strict/);
     await refused(t, 'outsider', POD_IP.kiosk, 8080);
   } finally {
-    await m.editYaml((y) => y.replace(strict, permissive));
+    await m.editConfig((y) => y.replace(strict, permissive));
   }
   await eventually('outsider', POD_IP.kiosk, 8080, true);
 });
@@ -135,7 +136,7 @@ test.serial('a namespace enrolled at run time goes through the mesh, and leaves 
   await refused(t, 'outsider', POD_IP['web-a'], 8080);
   const outside = 'name: legacy }';
   const inside = 'name: legacy, labels: { istio.io/dataplane-mode: ambient } }';
-  await m.editYaml((y) => y.replace(outside, inside));
+  await m.editConfig((y) => y.replace(outside, inside));
   try {
     await eventually('outsider', POD_IP['web-a'], 8080, true);
     const r = await m.cluster.tcpEcho('outsider', POD_IP['web-a'], 8080, 'enrolled');
@@ -146,7 +147,7 @@ test.serial('a namespace enrolled at run time goes through the mesh, and leaves 
     t.true(dump.localWorkloads.includes('Kubernetes//Pod/legacy/outsider'));
     t.true(dump.capture.workloads.some((w) => w.uid === 'Kubernetes//Pod/legacy/outsider'));
   } finally {
-    await m.editYaml((y) => y.replace(inside, outside));
+    await m.editConfig((y) => y.replace(inside, outside));
   }
   await eventually('outsider', POD_IP['web-a'], 8080, false);
   const dump = JSON.parse((await m.httpGet('node-b', 15000, '/config_dump')).body) as { localWorkloads: string[]; certificates: { identity: string }[] };

@@ -4,21 +4,22 @@
  * the mesh under STRICT and PERMISSIVE, half-close, and the metrics and access log of one connection. One
  * cluster for the file: nothing here changes the mesh.
  */
+import type { LocalMesh } from '@ambit/local-mesh';
 import test from 'ava';
 import { AppError } from '@ambit/testbed';
-import { MeshBed, POD_IP, WEB_VIP, type LogRecord } from './helpers/ztunnel-mesh.js';
+import { createMesh, POD_IP, WEB_VIP, type LogRecord } from './helpers/ztunnel-mesh.js';
 import { rootOnly } from './helpers/root.js';
 
-let bed: MeshBed | undefined;
+let bed: LocalMesh | undefined;
 
 test.before(async () => {
-  if (rootOnly()) bed = await MeshBed.create('zttr');
+  if (rootOnly()) bed = await createMesh('zttr');
 });
 test.after.always(async () => {
   await bed?.destroy();
 });
 
-function mesh(): MeshBed {
+function mesh(): LocalMesh {
   if (bed === undefined) throw new Error('the mesh was not built');
   return bed;
 }

@@ -7,4 +7,5 @@ import type { Suite } from './suite.js';
 export const SUITES: Readonly<Record<string, () => Promise<Suite>>> = {
   hbone: async () => (await import('./hbone/suite.js')).hboneSuite,
   xds: async () => (await import('./xds/suite.js')).xdsSuite,
+  ztunnel: async () => (await import('./ztunnel/suite.js')).ztunnelSuite,
 };

@@ -14,6 +14,7 @@ import { MeshAuthenticator } from './ca/authenticator.js';
 import { generatedCaMaterial, loadCaMaterial, writeRootCert } from './ca/ca-material.js';
 import { CountingCertificateAuthority } from './ca/counting-ca.js';
 import { NodeTokenStore } from './ca/node-tokens.js';
+import { WaypointTokenStore } from './ca/waypoint-tokens.js';
 import { issueControlPlaneCertificate } from './ca/serving-cert.js';
 import { loadTokenFile, type TokenSpec } from './ca/tokens.js';
 import type { ControlPlaneConfig, HostPort } from './config.js';
@@ -48,6 +49,8 @@ export class ControlPlane {
   readonly authenticator: MeshAuthenticator;
   /** Generated node tokens (with --state-dir). */
   readonly nodeTokens: NodeTokenStore | undefined;
+  /** Generated waypoint tokens (with --state-dir). */
+  readonly waypointTokens: WaypointTokenStore | undefined;
   /** `<state-dir>/root-cert.pem`, when a state directory is configured. */
   readonly rootCertPath: string | undefined;
   /** The gRPC (xDS + CA) address actually bound. */
@@ -67,6 +70,7 @@ export class ControlPlane {
     caMaterial: CaMaterial;
     authenticator: MeshAuthenticator;
     nodeTokens: NodeTokenStore | undefined;
+    waypointTokens: WaypointTokenStore | undefined;
     rootCertPath: string | undefined;
     grpcServer: grpc.Server;
     grpcAddress: string;
@@ -82,6 +86,7 @@ export class ControlPlane {
     this.caMaterial = parts.caMaterial;
     this.authenticator = parts.authenticator;
     this.nodeTokens = parts.nodeTokens;
+    this.waypointTokens = parts.waypointTokens;
     this.rootCertPath = parts.rootCertPath;
     this.#grpc = parts.grpcServer;
     this.grpcAddress = parts.grpcAddress;
@@ -111,11 +116,16 @@ export class ControlPlane {
       const specs: TokenSpec[] = config.tokensPath !== undefined ? await loadTokenFile(config.tokensPath, config.trustDomain) : [];
       const authenticator = new MeshAuthenticator(source, specs);
       let nodeTokens: NodeTokenStore | undefined;
+      let waypointTokens: WaypointTokenStore | undefined;
       if (config.stateDir !== undefined) {
         const store = new NodeTokenStore(config.stateDir, source, authenticator, logger);
         await store.start();
         undo.push(() => void store.close());
         nodeTokens = store;
+        const waypointStore = new WaypointTokenStore(config.stateDir, source, authenticator, logger);
+        await waypointStore.start();
+        undo.push(() => void waypointStore.close());
+        waypointTokens = waypointStore;
       }
 
       const registry = new Registry();
@@ -159,6 +169,7 @@ export class ControlPlane {
               counters: () => ca.counters(),
               staticTokens: specs.length,
               nodesWithTokens: () => nodeTokens?.nodes() ?? [],
+              waypointsWithTokens: () => waypointTokens?.waypoints() ?? [],
             },
             server: {
               listen: grpcAddress,
@@ -188,6 +199,7 @@ export class ControlPlane {
         caMaterial,
         authenticator,
         nodeTokens,
+        waypointTokens,
         rootCertPath,
         grpcServer,
         grpcAddress,
@@ -217,6 +229,7 @@ export class ControlPlane {
     this.#closing = true;
     await this.xds.close();
     await this.nodeTokens?.close();
+    await this.waypointTokens?.close();
     await new Promise<void>((resolve) => {
       const timer = this.#clock.setTimeout(() => {
         this.#logger.warn({ deadlineMs }, 'gRPC calls still open at the shutdown deadline; cutting them');
@@ -236,6 +249,7 @@ export class ControlPlane {
     this.#closing = true;
     this.xds.destroy();
     void this.nodeTokens?.close();
+    void this.waypointTokens?.close();
     this.#grpc.forceShutdown();
     this.#admin.destroy();
   }

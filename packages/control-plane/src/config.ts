@@ -35,7 +35,7 @@ export interface ControlPlaneConfig {
   readonly trustDomain: string;
   readonly clusterId: string;
   readonly ca?: CaFileConfig;
-  /** Where the root certificate, a generated CA key and node tokens are written. */
+  /** Where the root certificate, a generated CA key, node tokens and waypoint tokens are written. */
   readonly stateDir?: string;
   /** Static token file (token → { node } or { identity }). */
   readonly tokensPath?: string;
@@ -74,7 +74,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'ca-key': { env: 'AMBIT_CA_KEY', help: '<file>  private key of --ca-cert (ECDSA P-256)' },
   'ca-chain': { env: 'AMBIT_CA_CHAIN', help: '<file>  intermediates between --ca-cert and the root' },
   'root-cert': { env: 'AMBIT_ROOT_CERT', help: '<file>  root certificate(s); required when --ca-cert is not a self-signed root' },
-  'state-dir': { env: 'AMBIT_STATE_DIR', help: '<dir>  writes root-cert.pem, a generated CA key and node-tokens/<node>.token' },
+  'state-dir': { env: 'AMBIT_STATE_DIR', help: '<dir>  writes root-cert.pem, a generated CA key, node-tokens/<node>.token and waypoint-tokens/<ns>/<name>.token' },
   tokens: { env: 'AMBIT_TOKENS', help: '<file>  static bearer tokens: YAML/JSON mapping token → { node } or { identity }' },
   'xds-require-token': { env: 'AMBIT_XDS_REQUIRE_TOKEN', boolean: true, help: 'require a bearer token on xDS streams too' },
   'server-name': { env: 'AMBIT_SERVER_NAMES', help: '<dns>[,<dns>…]  DNS names of the serving certificate (default istiod.istio-system.svc,localhost)' },

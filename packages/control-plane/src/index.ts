@@ -26,9 +26,15 @@ export type {
   AuthorizationPolicyObject,
   PeerAuthenticationObject,
   GatewayObject,
+  RequestAuthenticationObject,
+  JwtRule,
 } from './input/objects.js';
+export type { HttpRouteObject, GrpcRouteObject } from './input/route-objects.js';
+export type { DestinationRuleObject, VirtualServiceObject } from './input/traffic-objects.js';
 // Serving: delta xDS, the CA, admin, and the assembled control plane.
 export { XdsServer, SERVED_TYPES } from './server/xds-server.js';
+export { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, ENVOY_TYPES, LISTENER_TYPE_URL, ROUTE_TYPE_URL } from './server/envoy-tables.js';
+export type { WaypointResources } from './model/waypoint-config/build.js';
 export type { XdsServerOptions, ServedSnapshot } from './server/xds-server.js';
 export type { StreamStatus, TypeStatus, AckRecord, NackRecord } from './server/delta-stream.js';
 export { XdsServerError } from './server/errors.js';
@@ -43,6 +49,7 @@ export { MeshAuthenticator, nodeMayImpersonate } from './ca/authenticator.js';
 export { TokenFileError, isNodeToken, loadTokenFile, parseTokenFile } from './ca/tokens.js';
 export type { NodeTokenSpec, TokenSpec, WorkloadTokenSpec } from './ca/tokens.js';
 export { NodeTokenStore } from './ca/node-tokens.js';
+export { WaypointTokenStore } from './ca/waypoint-tokens.js';
 export { CA_KEY_FILE, CaMaterialError, ROOT_CERT_FILE, generatedCaMaterial, loadCaMaterial, writeRootCert } from './ca/ca-material.js';
 export type { CaFiles } from './ca/ca-material.js';
 export { DEFAULT_SERVER_NAMES, controlPlaneIdentity, issueControlPlaneCertificate } from './ca/serving-cert.js';

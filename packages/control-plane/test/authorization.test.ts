@@ -236,6 +236,9 @@ test('waypoint policies (targetRefs) are not sent to ztunnel; AUDIT and CUSTOM a
   t.deepEqual(
     mesh.diagnostics.map((d) => [d.document, d.path, d.message]),
     [
+      // Their targets do not exist here: the waypoint side says so.
+      [0, 'spec.targetRefs[0]', 'Gateway app/wp is not a ready waypoint; the policy is not enforced there'],
+      [1, 'spec.targetRefs[0]', 'Service app/web does not exist; the policy is not enforced for it'],
       [2, 'spec.action', 'ztunnel does not support the AUDIT action; the policy is not sent to ztunnel'],
       [3, 'spec.action', 'ztunnel does not support the CUSTOM action; the policy is not sent to ztunnel'],
     ],

@@ -224,7 +224,7 @@ test('config_dump shows the served snapshot readably, the clients and the CA, an
   t.is(addr.lastNack?.nonce, first.nonce);
   t.truthy(client.types.find((x) => x.typeUrl === AUTHORIZATION_TYPE_URL)?.lastAck);
   t.deepEqual(dump['ca'].counters, { requests: 1, issued: 1, refused: {} });
-  t.deepEqual(dump['ca'].tokens, { static: 1, nodes: ['node-a', 'node-b'] });
+  t.deepEqual(dump['ca'].tokens, { static: 1, nodes: ['node-a', 'node-b'], waypoints: [] });
   t.is(dump['ca'].trustDomain, 'cluster.local');
   t.is(dump['ca'].roots.length, 1);
   t.is(dump['server'].identity, 'spiffe://cluster.local/ns/istio-system/sa/istiod');

@@ -157,7 +157,7 @@ const cases: Array<{ name: string; yaml: string; expect: Array<[path: string, me
     expect: [
       [
         'kind',
-        'unsupported kind "Deployment"; the document is skipped (supported: AuthorizationPolicy, Gateway, Namespace, Node, PeerAuthentication, Pod, Service, ServiceAccount)',
+        'unsupported kind "Deployment"; the document is skipped (supported: AuthorizationPolicy, DestinationRule, GRPCRoute, Gateway, HTTPRoute, Namespace, Node, PeerAuthentication, Pod, RequestAuthentication, Service, ServiceAccount, VirtualService)',
       ],
     ],
   },

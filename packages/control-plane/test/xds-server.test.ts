@@ -349,12 +349,12 @@ test('bad requests end only their own stream with INVALID_ARGUMENT and a precise
   const healthy = await wildcardStream(h.client);
 
   const unknown = new RawDeltaStream(h.client);
-  unknown.send({ type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
+  unknown.send({ type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret' });
   const st1 = await unknown.status;
   t.is(st1.code, grpc.status.INVALID_ARGUMENT);
   t.is(
     st1.details,
-    'type_url "type.googleapis.com/envoy.config.cluster.v3.Cluster" is not served here; this server serves type.googleapis.com/istio.workload.Address and type.googleapis.com/istio.security.Authorization',
+    'type_url "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret" is not served here; this server serves type.googleapis.com/istio.workload.Address, type.googleapis.com/istio.security.Authorization, type.googleapis.com/envoy.config.listener.v3.Listener, type.googleapis.com/envoy.config.route.v3.RouteConfiguration, type.googleapis.com/envoy.config.cluster.v3.Cluster and type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   );
 
   const empty = new RawDeltaStream(h.client);

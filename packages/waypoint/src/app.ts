@@ -11,10 +11,11 @@
  * SecretManager, and call `Waypoint.start`.
  */
 import { HboneClient } from '@ambit/mesh-core/hbone';
-import type { CertificateSource, Identity } from '@ambit/mesh-core/identity';
+import type { CertificateSource, CertificateUpdate, Identity } from '@ambit/mesh-core/identity';
 import { ExponentialBackoff, realClock, type Clock, type Timer } from '@ambit/mesh-core/lifecycle';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { ImmutableMap } from './config/immutable-map.js';
 import type { WaypointSnapshot } from './config/types.js';
 import { Endpoint, json, text } from './admin/endpoint.js';
 import { DEFAULT_LIMITS, type ProxyContext, type ProxyLimits } from './proxy/context.js';
@@ -37,11 +38,20 @@ export interface Address {
   readonly port: number;
 }
 
+/**
+ * A certificate source that may also announce new certificates (mesh-core's SecretManager does): then a
+ * first fetch that failed (the CA not reachable yet, the token not accepted yet) does not leave the
+ * waypoint unready for good; readiness follows the source's background retries.
+ */
+export type WaypointCertificateSource = CertificateSource & {
+  onCertificate?(listener: (update: CertificateUpdate) => void): () => void;
+};
+
 export interface WaypointOptions {
   /** The waypoint's SPIFFE identity (its certificate is asked for this one). */
   readonly identity: Identity;
   readonly trustDomain: string;
-  readonly certificates: CertificateSource;
+  readonly certificates: WaypointCertificateSource;
   readonly snapshots: SnapshotSource;
   readonly logger: Logger;
   readonly registry?: Registry;
@@ -64,6 +74,7 @@ export class Waypoint {
   readonly #addresses: Record<string, Address>;
   readonly #onChange: (s: WaypointSnapshot) => void;
   readonly #clock: Clock;
+  #stopWatchingCertificates: (() => void) | undefined;
   #certificate = false;
   #certificateRetry: Timer | undefined;
   #closing = false;
@@ -139,6 +150,12 @@ export class Waypoint {
     }
     const started = new Waypoint(o, registry, clusters, downstream, hbone, endpoints, addresses, onChange);
     built.app = started;
+    started.#stopWatchingCertificates = o.certificates.onCertificate?.((update) => {
+      if (update.identity.uri === o.identity.uri && !started.#certificate) {
+        started.#certificate = true;
+        logger.info({ identity: o.identity.uri }, 'waypoint certificate obtained');
+      }
+    });
     started.#awaitCertificate(new ExponentialBackoff({ initialMs: 500, maxMs: 30_000 }));
     logger.info({ addresses, identity: o.identity.uri }, 'waypoint started');
     return started;
@@ -156,7 +173,8 @@ export class Waypoint {
         this.#certificate = true;
       },
       (err: unknown) => {
-        if (this.#closing) return;
+        // Closing, or the source announced the certificate meanwhile (onCertificate): nothing left to wait for.
+        if (this.#closing || this.#certificate) return;
         const delayMs = backoff.next();
         logger.warn({ err, identity: identity.uri, retry_in_ms: delayMs }, 'no certificate for the waypoint yet; not ready');
         this.#certificateRetry = this.#clock.setTimeout(() => this.#awaitCertificate(backoff), delayMs, { keepAlive: false });
@@ -200,6 +218,7 @@ export class Waypoint {
   async close(deadlineMs = 5_000): Promise<void> {
     this.#closing = true;
     this.#certificateRetry?.cancel();
+    this.#stopWatchingCertificates?.();
     this.#o.snapshots.off('change', this.#onChange);
     let timer: Timer | undefined;
     const deadline = new Promise<'forced'>((resolve) => {
@@ -221,6 +240,7 @@ export class Waypoint {
   destroy(): void {
     this.#closing = true;
     this.#certificateRetry?.cancel();
+    this.#stopWatchingCertificates?.();
     this.#o.snapshots.off('change', this.#onChange);
     this.downstream.destroy();
     this.clusters.destroy();
@@ -231,7 +251,8 @@ export class Waypoint {
 
 /** Maps become objects, sets arrays, matchers their description, functions nothing: the compiled snapshot as data. */
 function snapshotReplacer(this: unknown, _key: string, value: unknown): unknown {
-  if (value instanceof Map) return Object.fromEntries(value);
+  // Snapshots built from xDS hold ImmutableMaps (not Map instances): both become objects.
+  if (value instanceof Map || value instanceof ImmutableMap) return Object.fromEntries(value.entries());
   if (value instanceof Set) return [...(value as Set<unknown>)];
   if (value instanceof RegExp) return value.source;
   if (typeof value === 'function') return undefined;

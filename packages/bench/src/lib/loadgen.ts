@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly cleanup: Cleanup;
   readonly signal?: AbortSignal | undefined;
   readonly timeoutMs: number;
+  /** A command the client runs under, e.g. `['ip', 'netns', 'exec', '<ns>']` to run it in a pod. */
+  readonly launcher?: readonly string[];
 }
 
 /**
@@ -134,7 +136,9 @@ export async function runPingPong(
 }
 
 async function runClient(name: string, loadgen: string, args: readonly string[], options: RunOptions): Promise<Record<string, unknown>> {
-  const { exit, stdout, child } = await runToExit(name, loadgen, args, options);
+  const [command = loadgen, ...prefix] = options.launcher ?? [];
+  const argv = options.launcher === undefined || options.launcher.length === 0 ? args : [...prefix, loadgen, ...args];
+  const { exit, stdout, child } = await runToExit(name, command, argv, options);
   if (exit.code !== 0) throw new BenchError('BENCH_ERR_PATH', `${name} failed: ${child.describeExit()}`);
   try {
     return JSON.parse(stdout) as Record<string, unknown>;

@@ -32,6 +32,13 @@ export function parseStatusPeakRssKiB(status: string): number {
   return Number(m[1]);
 }
 
+/** The VmRSS line of /proc/<pid>/status (resident memory now), in KiB. */
+export function parseStatusRssKiB(status: string): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!m) throw new BenchError('BENCH_ERR_CHILD', 'no VmRSS line in /proc status');
+  return Number(m[1]);
+}
+
 let ticksPerSecond: Promise<number> | undefined;
 
 /** USER_HZ, the unit of /proc CPU times (100 on every mainstream Linux build, but ask). */
@@ -66,6 +73,11 @@ export async function readCpuSeconds(pid: number): Promise<number> {
 /** The most memory `pid` has held resident so far, in MiB. */
 export async function readPeakRssMiB(pid: number): Promise<number> {
   return parseStatusPeakRssKiB(await readProc(pid, 'status')) / 1024;
+}
+
+/** What `pid` holds resident now, in bytes. */
+export async function readRssBytes(pid: number): Promise<number> {
+  return parseStatusRssKiB(await readProc(pid, 'status')) * 1024;
 }
 
 /**

@@ -5,7 +5,7 @@
  * It keeps what ztunnel keeps: every decoded Address and Authorization in a Map by resource name. It
  * measures a baseline heap once the codecs are loaded, connects when told, reports the first full sync and
  * every applied version of the churn pod, and reports the heap on request. It exits when the harness goes
- * away (IPC disconnect), so a crashed harness leaves nothing behind.
+ * away (IPC disconnect), so a crashed harness leaves nothing behind, and on SIGTERM.
  */
 import {
   ADDRESS_TYPE_URL,
@@ -116,10 +116,14 @@ process.on('message', (message: unknown) => {
     process.exitCode = 1;
   }
 });
-process.on('disconnect', () => {
+/** Closes the client and exits normally, so that `--cpu-prof` can write its profile. */
+function exitCleanly(): void {
   void client?.close().finally(() => process.exit());
   if (!client) process.exit();
-});
+}
+process.on('disconnect', exitCleanly);
+// The harness stops its children with SIGTERM; dying of it would lose a CPU profile.
+process.on('SIGTERM', exitCleanly);
 
 // Load the codecs (and protobufjs's reflection) before the baseline: a fixed cost, not per workload.
 addressCodec();

@@ -17,6 +17,9 @@ import {
 
 const CLIENT_MAIN = path.join(import.meta.dirname, 'client-main.js');
 
+/** The client's CPU profile under `--profile`. */
+export const CLIENT_PROFILE = 'xds-client.cpuprofile';
+
 export class BenchClient {
   readonly child: Child;
   /** Heap after loading the codecs, before connecting. */
@@ -39,8 +42,10 @@ export class BenchClient {
     });
   }
 
-  static async start(cleanup: Cleanup, signal: AbortSignal, timeoutMs: number): Promise<BenchClient> {
-    const child = await Child.start('xds-client', process.execPath, ['--expose-gc', CLIENT_MAIN], { cleanup, ipc: true });
+  /** Starts the client child; with `profileDir`, it runs with `--cpu-prof`, its profile written there when it exits. */
+  static async start(cleanup: Cleanup, signal: AbortSignal, timeoutMs: number, profileDir?: string): Promise<BenchClient> {
+    const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${CLIENT_PROFILE}`];
+    const child = await Child.start('xds-client', process.execPath, [...profile, '--expose-gc', CLIENT_MAIN], { cleanup, ipc: true });
     const baseline = await raceChild(child, timeoutMs, signal, 'the xDS client did not start', () =>
       new Promise<HeapReading>((resolve) => {
         child.process.once('message', (m: unknown) => {

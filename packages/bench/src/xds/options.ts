@@ -11,6 +11,8 @@ export interface XdsBenchOptions {
   /** Where xds.json goes. */
   readonly outDir: string;
   readonly quick: boolean;
+  /** Where to write CPU profiles and the control plane's GC trace (`--profile`), if anywhere. */
+  readonly profileDir: string | undefined;
 }
 
 export const XDS_USAGE = `usage: pnpm bench xds [options]
@@ -25,6 +27,8 @@ client (p50/p99), bytes of the full push, and the client's heap per workload.
   --policies N        authorization policies (default ${DEFAULT_MESH.policies})
   --changes N         one-pod changes to time (default 50)
   --out DIR           directory for xds.json (default <repo>/bench-results)
+  --profile DIR       also write CPU profiles of the control plane and the client (node --cpu-prof), and
+                      the control plane's log with its GC trace (--trace-gc), into DIR (this slows them)
   --help              this text
 `;
 
@@ -43,6 +47,7 @@ export function parseXdsOptions(args: readonly string[], defaultOutDir: string):
         policies: { type: 'string' },
         changes: { type: 'string' },
         out: { type: 'string' },
+        profile: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -51,6 +56,7 @@ export function parseXdsOptions(args: readonly string[], defaultOutDir: string):
   }
   const v = parsed.values;
   if (v.help) return undefined;
+  if (v.profile !== undefined && v.profile.trim() === '') throw new BenchError('BENCH_ERR_USAGE', '--profile must name a directory');
   const quick = v.quick;
   const mesh: MeshGenOptions = {
     ...DEFAULT_MESH,
@@ -65,6 +71,7 @@ export function parseXdsOptions(args: readonly string[], defaultOutDir: string):
     changes: positiveInt('--changes', v.changes) ?? (quick ? 10 : 50),
     outDir: path.resolve(v.out ?? defaultOutDir),
     quick,
+    profileDir: v.profile === undefined ? undefined : path.resolve(v.profile),
   };
 }
 

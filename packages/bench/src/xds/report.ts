@@ -13,8 +13,26 @@ export interface ChangeTiming {
   readonly computeMs: number;
   /** When the control plane had published the snapshot (its log time), just before pushing it. */
   readonly published: number;
+  /**
+   * When its xDS server had encoded the snapshot and diffed it against the last (its "serving new
+   * snapshot" log time), just before telling each stream.
+   */
+  readonly served: number;
   /** When the client had applied the change. */
   readonly applied: number;
+}
+
+/**
+ * One change's time split into consecutive parts (ms): re-reading the input, computing the snapshot,
+ * the server's encoding and diff (log times: millisecond resolution), then the streams, the wire and the
+ * client. They add up to `total_ms` (from the control plane seeing the change to the client's apply).
+ */
+export interface ChangeBreakdown {
+  readonly total_ms: number;
+  readonly read_ms: number;
+  readonly compute_ms: number;
+  readonly serve_ms: number;
+  readonly deliver_ms: number;
 }
 
 export interface XdsTarget {
@@ -48,6 +66,8 @@ export interface XdsReport {
   readonly one_change_push_p99_ms: number;
   /** Every seen → applied time, sorted (ms): the p99 of 50 samples is their maximum, so the tail shows here. */
   readonly one_change_samples_ms: readonly number[];
+  /** The slowest changes (at most five, slowest first), each split into where its time went. */
+  readonly one_change_slowest: readonly ChangeBreakdown[];
   readonly cold_start: {
     /** From spawning the control plane to its "serving" log line (it has loaded and computed the input by then). */
     readonly serving_ms: number;
@@ -104,6 +124,7 @@ export function changeFigures(changes: readonly ChangeTiming[]): Pick<
   | 'reload_compute_p50_ms'
   | 'reload_compute_p99_ms'
   | 'one_change_samples_ms'
+  | 'one_change_slowest'
   | 'one_change_push_p50_ms'
   | 'one_change_push_p99_ms'
 > {
@@ -121,6 +142,23 @@ export function changeFigures(changes: readonly ChangeTiming[]): Pick<
     one_change_push_p50_ms: round(percentile(changes.map((c) => c.applied - c.published), 50)),
     one_change_push_p99_ms: round(percentile(changes.map((c) => c.applied - c.published), 99)),
     one_change_samples_ms: fromSeen.map((v) => round(v)).sort((a, b) => a - b),
+    one_change_slowest: changes
+      .map(breakdown)
+      .sort((a, b) => b.total_ms - a.total_ms)
+      .slice(0, SLOWEST_SHOWN),
+  };
+}
+
+/** How many of the slowest changes the report breaks down. */
+const SLOWEST_SHOWN = 5;
+
+function breakdown(c: ChangeTiming): ChangeBreakdown {
+  return {
+    total_ms: round(c.applied - c.seen),
+    read_ms: round(c.readMs),
+    compute_ms: round(c.computeMs),
+    serve_ms: round(c.served - c.published),
+    deliver_ms: round(c.applied - c.served),
   };
 }
 
@@ -147,6 +185,9 @@ export function formatXdsReport(r: XdsReport): string {
     `one change, written -> applied:    p50 ${r.one_change_from_write_p50_ms} ms, p99 ${r.one_change_from_write_p99_ms} ms  (detection p50 ${r.change_detection_p50_ms} ms)`,
     `control plane re-read / recompute: p50 ${r.reload_read_p50_ms} ms / ${r.reload_compute_p50_ms} ms (compute p99 ${r.reload_compute_p99_ms} ms)`,
     `published -> applied:              p50 ${r.one_change_push_p50_ms} ms, p99 ${r.one_change_push_p99_ms} ms`,
+    ...r.one_change_slowest.slice(0, 1).map(
+      (s) => `slowest change:                    ${s.total_ms} ms = read ${s.read_ms} + compute ${s.compute_ms} + serve ${s.serve_ms} + deliver ${s.deliver_ms}`,
+    ),
     `full push:                         ${r.full_push_bytes} bytes in ${r.full_push_responses} responses`,
     `client heap:                       ${r.client_heap_bytes_per_workload} bytes per workload (${r.client_heap.workloads} workloads, ` +
       `${r.client_heap.services} services, ${r.client_heap.authorizations} authorizations; +${round(r.client_heap.array_buffers_bytes / 1e6, 1)} MB of buffers)`,

@@ -41,6 +41,7 @@ export const xdsSuite: Suite = {
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     ctx.out(formatXdsReport(report));
     ctx.log(`wrote ${file}`);
+    if (options.profileDir !== undefined) ctx.log(`CPU profiles and the control plane's log with its GC trace are in ${options.profileDir} once the processes have exited`);
   },
 };
 
@@ -61,10 +62,11 @@ export async function runXdsBench(options: XdsBenchOptions, ctx: SuiteContext): 
     inputBytes += Buffer.byteLength(text);
   }
 
-  const client = await BenchClient.start(cleanup, signal, START_TIMEOUT_MS);
+  if (options.profileDir !== undefined) await mkdir(options.profileDir, { recursive: true });
+  const client = await BenchClient.start(cleanup, signal, START_TIMEOUT_MS, options.profileDir);
   log('starting the control plane');
   const spawnedAt = preciseNow();
-  const plane = await ControlPlaneProcess.start(configDir, path.join(tmpDir, 'state'), cleanup);
+  const plane = await ControlPlaneProcess.start(configDir, path.join(tmpDir, 'state'), cleanup, options.profileDir);
   const serving = await raceStart(plane, signal);
   const servingAt = preciseNow();
   client.send({ type: 'connect', target: serving.grpc, rootCertPem: serving.rootCertPem, serverName: SERVER_NAME, churnUid: mesh.churn.uid });
@@ -91,12 +93,14 @@ export async function runXdsBench(options: XdsBenchOptions, ctx: SuiteContext): 
     const written = preciseNow();
     const done = await applied;
     const snapshot = await plane.snapshot(1 + g, CHANGE_TIMEOUT_MS, signal);
+    const served = await plane.served(1 + g, CHANGE_TIMEOUT_MS, signal);
     changes.push({
       written,
       seen: snapshot.time - snapshot.readMs - snapshot.computeMs,
       readMs: snapshot.readMs,
       computeMs: snapshot.computeMs,
       published: snapshot.time,
+      served,
       applied: done.at,
     });
   }

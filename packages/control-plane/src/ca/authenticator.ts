@@ -21,6 +21,8 @@ export class MeshAuthenticator implements Authenticator {
   readonly #source: SnapshotSource;
   readonly #static: readonly TokenSpec[];
   #nodeTokens: ReadonlyMap<string, string> = new Map();
+  /** token → the one identity a waypoint's token obtains. */
+  #waypointTokens: ReadonlyMap<string, Identity> = new Map();
   #delegate: StaticTokenAuthenticator;
 
   /** Throws RangeError if a token is listed twice or is not an RFC 6750 token. */
@@ -32,7 +34,7 @@ export class MeshAuthenticator implements Authenticator {
 
   /** Number of tokens accepted (static + generated), for config_dump. */
   get size(): number {
-    return this.#static.length + this.#nodeTokens.size;
+    return this.#static.length + this.#nodeTokens.size + this.#waypointTokens.size;
   }
 
   /** Replaces the generated node tokens (node → token). */
@@ -43,6 +45,21 @@ export class MeshAuthenticator implements Authenticator {
       this.#delegate = this.#build();
     } catch (err) {
       this.#nodeTokens = previous;
+      throw err;
+    }
+  }
+
+  /**
+   * Replaces the generated waypoint tokens (token → identity). Each is a workload caller: it obtains its
+   * waypoint's identity and impersonates nobody.
+   */
+  setWaypointTokens(tokens: ReadonlyMap<string, Identity>): void {
+    const previous = this.#waypointTokens;
+    this.#waypointTokens = tokens;
+    try {
+      this.#delegate = this.#build();
+    } catch (err) {
+      this.#waypointTokens = previous;
       throw err;
     }
   }
@@ -58,6 +75,7 @@ export class MeshAuthenticator implements Authenticator {
       else entries.push([spec.token, { identity: spec.identity }]);
     }
     for (const [node, token] of this.#nodeTokens) entries.push([token, this.#nodeCaller(node, undefined)]);
+    for (const [token, identity] of this.#waypointTokens) entries.push([token, { identity }]);
     return new StaticTokenAuthenticator(entries);
   }
 

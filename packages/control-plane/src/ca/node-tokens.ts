@@ -6,16 +6,13 @@
  * the snapshot: a ztunnel still holding the token simply may impersonate nobody until its node has pods
  * again. New nodes get a token when the snapshot that introduces them arrives.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@ambit/mesh-core/telemetry';
 import type { MeshSnapshot, SnapshotSource } from '../model/snapshot.js';
 import type { MeshAuthenticator } from './authenticator.js';
+import { generateToken, readTokenFile, TOKEN_SUFFIX as SUFFIX, writeTokenFile } from './token-files.js';
 import { NODE_NAME_RE } from './tokens.js';
-
-const SUFFIX = '.token';
-const TOKEN_RE = /^[A-Za-z0-9_-]{16,}$/;
 
 export class NodeTokenStore {
   readonly dir: string;
@@ -55,8 +52,8 @@ export class NodeTokenStore {
     for (const entry of await readdir(this.dir)) {
       if (!entry.endsWith(SUFFIX)) continue;
       const node = entry.slice(0, -SUFFIX.length);
-      const token = (await readFile(path.join(this.dir, entry), 'utf8')).trim();
-      if (!NODE_NAME_RE.test(node) || !TOKEN_RE.test(token)) {
+      const token = await readTokenFile(path.join(this.dir, entry));
+      if (!NODE_NAME_RE.test(node) || token === undefined) {
         this.#logger.warn({ file: entry }, 'ignoring a node token file that is not <node>.token holding a generated token');
         continue;
       }
@@ -93,12 +90,11 @@ export class NodeTokenStore {
         this.#logger.warn({ node }, 'no token generated: node name is not a DNS-1123 subdomain');
         continue;
       }
-      const token = randomBytes(32).toString('base64url');
+      const token = generateToken();
       const file = this.fileOf(node);
       try {
         // Write then rename, so a ztunnel never reads a half-written token.
-        await writeFile(`${file}.tmp`, `${token}\n`, { mode: 0o600 });
-        await rename(`${file}.tmp`, file);
+        await writeTokenFile(file, token);
       } catch (err) {
         this.#logger.error({ err, node }, 'cannot write node token; that node cannot authenticate');
         continue;

@@ -156,6 +156,18 @@ export class Field {
     return this.value;
   }
 
+  /** A number, fractions allowed (percentages), within `min`..`max` when given. */
+  number(options: IntegerOptions = {}): number | undefined {
+    if (!this.present) return this.#missing(options.required);
+    if (typeof this.value !== 'number' || !Number.isFinite(this.value)) return this.#wrongType('a number');
+    const { min, max } = options;
+    if ((min !== undefined && this.value < min) || (max !== undefined && this.value > max)) {
+      this.error(`must be between ${min ?? '-∞'} and ${max ?? '∞'}, got ${this.value}`);
+      return undefined;
+    }
+    return this.value;
+  }
+
   boolean(required = false): boolean | undefined {
     if (!this.present) return this.#missing(required);
     if (typeof this.value !== 'boolean') return this.#wrongType('a boolean (true or false)');

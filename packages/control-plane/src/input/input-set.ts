@@ -72,6 +72,24 @@ class AssembledInput implements InputSet {
   }
 }
 
+/** How a patched input differs from the one it was patched from: `objects[i]` for each `i` in `indices`. */
+export interface InputPatch {
+  readonly previous: InputSet;
+  /** Indices into `objects` of the replaced files' objects, ascending; every other index holds the same object. */
+  readonly indices: readonly number[];
+}
+
+/** Patches by input; kept beside the input so that an InputSet stays plain data. */
+const inputPatches = new WeakMap<InputSet, InputPatch>();
+
+/**
+ * How `input` differs from the input before it, when `patchInput` made it; undefined when it was assembled
+ * in full. Lets the model look only at the objects that may have changed.
+ */
+export function inputPatchOf(input: InputSet): InputPatch | undefined {
+  return inputPatches.get(input);
+}
+
 /**
  * `previous` with the files in `replaced` swapped for their new parse, without assembling every file
  * again; undefined when that could give a different result than `assembleInput`. It cannot when no key
@@ -91,11 +109,17 @@ export function patchInput(previous: InputSet, replaced: readonly { readonly bef
     }
   }
   const objects = previous.objects.slice();
+  const indices: number[] = [];
   for (const { after } of replaced) {
     const start = previous.starts.get(after.file)!;
-    after.documents.forEach((doc, i) => (objects[start + i] = doc.object!));
+    after.documents.forEach((doc, i) => {
+      objects[start + i] = doc.object!;
+      indices.push(start + i);
+    });
   }
-  return new AssembledInput(objects, previous.keys, previous.diagnostics, previous.starts, true);
+  const input = new AssembledInput(objects, previous.keys, previous.diagnostics, previous.starts, true);
+  inputPatches.set(input, { previous, indices: indices.sort((a, b) => a - b) });
+  return input;
 }
 
 export function assembleInput(files: readonly ParsedFile[], previous: InputSet = EMPTY_INPUT): InputSet {

@@ -5,6 +5,8 @@
  * own diagnostics at the right file, document and field.
  */
 import type { PathSegment } from './field.js';
+import type { GrpcRouteObject, HttpRouteObject } from './route-objects.js';
+import type { DestinationRuleObject, VirtualServiceObject } from './traffic-objects.js';
 
 export interface SourceRef {
   readonly file: string;
@@ -34,7 +36,8 @@ export interface ObjectMeta {
   readonly ownerReferences: readonly OwnerReference[];
 }
 
-interface Base<K extends string> {
+/** What every typed object has: its kind, apiVersion, metadata and where it came from. */
+export interface Base<K extends string> {
   readonly kind: K;
   readonly apiVersion: string;
   readonly metadata: ObjectMeta;
@@ -178,6 +181,26 @@ export interface GatewayObject extends Base<'Gateway'> {
   readonly statusAddresses: readonly GatewayAddressStatus[];
 }
 
+/** One `jwtRules` entry of a RequestAuthentication: a token issuer and how to find and check its tokens. */
+export interface JwtRule {
+  readonly issuer: string;
+  /** Accepted `aud` values; empty means any audience. */
+  readonly audiences: readonly string[];
+  /** The issuer's keys: a JWKS document as JSON text (validated). */
+  readonly jwks: string;
+  /** Where the token is looked for; empty (with `fromParams` empty) means `Authorization: Bearer`. */
+  readonly fromHeaders: readonly { readonly name: string; readonly prefix?: string }[];
+  readonly fromParams: readonly string[];
+  readonly forwardOriginalToken: boolean;
+}
+
+export interface RequestAuthenticationObject extends Base<'RequestAuthentication'> {
+  readonly selector?: Readonly<Record<string, string>>;
+  /** Only policies with targetRefs reach a waypoint. */
+  readonly targetRefs: readonly PolicyTargetRef[];
+  readonly jwtRules: readonly JwtRule[];
+}
+
 /** Every kind the input understands; `kind` discriminates. */
 export type InputObject =
   | NamespaceObject
@@ -187,7 +210,12 @@ export type InputObject =
   | ServiceObject
   | AuthorizationPolicyObject
   | PeerAuthenticationObject
-  | GatewayObject;
+  | GatewayObject
+  | HttpRouteObject
+  | GrpcRouteObject
+  | RequestAuthenticationObject
+  | DestinationRuleObject
+  | VirtualServiceObject;
 
 export type InputKind = InputObject['kind'];
 

@@ -16,20 +16,26 @@
  *   so that unchanged content keeps its object and the snapshot diff is an identity check.
  * - When only a few pods changed (other objects: the same pods at the same positions) and each keeps its
  *   uid, node, identity and a free IP, the previous round is patched instead of walking every pod: a
- *   one-pod edit costs one conversion and a copy of the address map, and `addressesPatchOf` says which
- *   addresses it may have changed, so that the snapshot need not compare the others.
+ *   one-pod edit costs one conversion and a new version of the address map (a `LayeredMap`, which shares
+ *   all but the changed entries with the previous one), and `addressesPatchOf` says which addresses it may
+ *   have changed, so that the snapshot need not compare the others.
+ * - After the frame is rebuilt, service Addresses equal to the previous round's are replaced by those
+ *   objects, as pods' are: content handed on is identical wherever it is unchanged, so the snapshot never
+ *   has to swap objects in (which would leave it holding a map the next patch cannot start from).
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Address, Authorization } from '@ambit/protos';
 import { sortDiagnostics } from '../input/diagnostics.js';
-import type { InputSet } from '../input/input-set.js';
+import { inputPatchOf, type InputSet } from '../input/input-set.js';
 import type { InputObject, PodObject } from '../input/objects.js';
+import { LayeredMap } from '../lib/layered-map.js';
 import { convertAuthorizationPolicies } from './authorization.js';
 import { ModelContext, type RecordedReport } from './context.js';
 import type { ModelOptions } from './options.js';
 import { PeerAuthenticationPolicies } from './peer-authentication.js';
 import { buildServices } from './services.js';
 import type { InputDiagnostic } from './snapshot.js';
+import { buildWaypointFrame, waypointResources, type WaypointFrame, type WaypointResources } from './waypoint-config/build.js';
 import { WaypointIndex } from './waypoints.js';
 import { buildWorkloads, indexWorkloadInputs, patchWorkloads, type BuiltWorkloads, type PodMemo, type WorkloadIndex } from './workloads.js';
 
@@ -39,6 +45,8 @@ export interface MeshContent {
   readonly authorizations: ReadonlyMap<string, Authorization>;
   readonly identitiesByNode: ReadonlyMap<string, ReadonlySet<string>>;
   readonly diagnostics: readonly InputDiagnostic[];
+  /** The waypoints' Envoy resources (Listener, RouteConfiguration, Cluster, ClusterLoadAssignment). */
+  readonly waypoints?: WaypointResources;
 }
 
 /**
@@ -74,6 +82,7 @@ interface Frame {
   readonly authorizations: ReadonlyMap<string, Authorization>;
   readonly reports: readonly RecordedReport[];
   readonly pods: PodMemo;
+  readonly waypoints: WaypointFrame;
 }
 
 /**
@@ -81,8 +90,11 @@ interface Frame {
  * same cache to every `computeMesh` call of one model.
  */
 export class ComputeCache {
-  /** Frames built and reused (for tests and logs). */
-  readonly stats = { framesBuilt: 0, framesReused: 0, roundsPatched: 0 };
+  /**
+   * Frames built and reused, rounds patched, and of those the ones that looked only at the pods the loader
+   * said it replaced (for tests and logs).
+   */
+  readonly stats = { framesBuilt: 0, framesReused: 0, roundsPatched: 0, roundsHinted: 0 };
 }
 
 interface CacheState {
@@ -90,35 +102,71 @@ interface CacheState {
   previousWorkloads: ReadonlyMap<string, Address>;
   /** The uids of `previousWorkloads`, sorted. */
   sortedUids: readonly string[];
-  /** The last computation's workloads, the pods and frame they came from, and the content it returned. */
-  round: { readonly frame: Frame; readonly pods: readonly PodObject[]; readonly workloads: BuiltWorkloads; readonly content: MeshContent } | undefined;
-  /** The last input's objects split into pods and others, and each object's index among the pods (-1: not a pod). */
-  split: { readonly objects: readonly InputObject[]; readonly pods: readonly PodObject[]; readonly others: readonly InputObject[]; readonly podIndex: Int32Array } | undefined;
+  /**
+   * The last computation's workloads, the pods and frame they came from, the content it returned, and that
+   * content's addresses (the map the next patch derives its version from).
+   */
+  round:
+    | {
+        readonly frame: Frame;
+        readonly pods: readonly PodObject[];
+        readonly workloads: BuiltWorkloads;
+        readonly content: MeshContent;
+        readonly addresses: LayeredMap<string, Address>;
+      }
+    | undefined;
+  /** The last input's split into pods and others. */
+  split: Split | undefined;
+}
+
+/** An input's objects split into pods and the others. */
+interface Split {
+  readonly objects: readonly InputObject[];
+  readonly pods: readonly PodObject[];
+  readonly others: readonly InputObject[];
+  /** Each object's index among the pods (-1: not a pod). */
+  readonly podIndex: Int32Array;
+  /**
+   * When this split was patched from the one before: that split's pods, and the indices of the pods that
+   * may differ from them (every other index holds the same object).
+   */
+  readonly patchedFrom?: {
+    readonly pods: readonly PodObject[];
+    readonly changed: readonly number[];
+    /** Only the objects the loader replaced were looked at (`inputPatchOf`), not every object. */
+    readonly hinted: boolean;
+  };
 }
 
 /** Above this many replaced objects the input is split again rather than patched. */
 const SPLIT_PATCH_LIMIT = 64;
 
 /**
- * `objects` split into pods and the others. When they are the last input's objects with a few pods
- * replaced by pods (a one-pod edit), the last split is patched: the others are the same array, and
- * no 10,000-entry arrays are grown again.
+ * `input`'s objects split into pods and the others. When they are the last input's objects with a few
+ * pods replaced by pods (a one-pod edit), the last split is patched: the others are the same array, and no
+ * 10,000-entry arrays are grown again. When the loader says which objects it replaced (`inputPatchOf`),
+ * only those are looked at.
  */
-function splitObjects(state: CacheState, objects: readonly InputObject[]): { pods: readonly PodObject[]; others: readonly InputObject[] } {
+function splitObjects(state: CacheState, input: InputSet): Split {
+  const objects = input.objects;
   const last = state.split;
   if (last !== undefined && last.objects.length === objects.length) {
+    const hint = inputPatchOf(input);
+    const positions = hint !== undefined && hint.previous.objects === last.objects ? hint.indices : undefined;
+    const count = positions?.length ?? objects.length;
     let pods: PodObject[] | undefined;
-    let replaced = 0;
+    const changed: number[] = [];
     let patchable = true;
-    for (let i = 0; i < objects.length && patchable; i++) {
+    for (let k = 0; k < count && patchable; k++) {
+      const i = positions !== undefined ? positions[k]! : k;
       const object = objects[i]!;
       if (object === last.objects[i]) continue;
       const podIndex = last.podIndex[i]!;
-      patchable = podIndex >= 0 && object.kind === 'Pod' && ++replaced <= SPLIT_PATCH_LIMIT;
+      patchable = podIndex >= 0 && object.kind === 'Pod' && changed.push(podIndex) <= SPLIT_PATCH_LIMIT;
       if (patchable) (pods ??= last.pods.slice())[podIndex] = object as PodObject;
     }
     if (patchable) {
-      const split = { objects, pods: pods ?? last.pods, others: last.others, podIndex: last.podIndex };
+      const split: Split = { objects, pods: pods ?? last.pods, others: last.others, podIndex: last.podIndex, patchedFrom: { pods: last.pods, changed, hinted: positions !== undefined } };
       state.split = split;
       return split;
     }
@@ -136,8 +184,9 @@ function splitObjects(state: CacheState, objects: readonly InputObject[]): { pod
       others.push(object);
     }
   }
-  state.split = { objects, pods, others, podIndex };
-  return { pods, others };
+  const split: Split = { objects, pods, others, podIndex };
+  state.split = split;
+  return split;
 }
 
 const states = new WeakMap<ComputeCache, CacheState>();
@@ -159,10 +208,11 @@ function cachedFrame(state: CacheState, objects: readonly InputObject[], options
 
 export function computeMesh(input: InputSet, options: ModelOptions, cache: ComputeCache = new ComputeCache()): MeshContent {
   const state = stateOf(cache);
-  const { pods, others } = splitObjects(state, input.objects);
+  const split = splitObjects(state, input);
+  const { pods, others } = split;
   let frame = cachedFrame(state, others, options);
   if (frame === undefined) {
-    frame = buildFrame(others, options);
+    frame = buildFrame(others, options, state.round?.addresses);
     state.frame = frame;
     cache.stats.framesBuilt++;
   } else {
@@ -177,25 +227,26 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
     return old !== undefined && isDeepStrictEqual(old, address) ? old : address;
   };
   const round = state.round;
-  const patched = round?.frame === frame ? patchWorkloads(ctx, frame.index, frame.pods, share, round.workloads, round.pods) : undefined;
+  // The split knows which pods changed when it was patched from the pods of the last round.
+  const patchedFrom = split.patchedFrom !== undefined && split.patchedFrom.pods === round?.pods ? split.patchedFrom : undefined;
+  const changedPods = patchedFrom?.changed;
+  const patched = round?.frame === frame ? patchWorkloads(ctx, frame.index, frame.pods, share, round.workloads, round.pods, changedPods) : undefined;
   if (patched !== undefined && round !== undefined) {
     // A few pods changed, each keeping its uid, node and identity: the previous content with those swapped.
     cache.stats.roundsPatched++;
-    const base = round.content.addresses;
-    const addresses = new Map(base);
-    const changed = new Set<string>();
-    for (const converted of patched.updated) {
-      addresses.set(converted.uid, converted.address);
-      changed.add(converted.uid);
-    }
+    if (patchedFrom?.hinted === true) cache.stats.roundsHinted++;
+    const base = round.addresses;
+    const addresses = base.update(patched.updated.map((converted) => [converted.uid, converted.address] as const));
+    const changed = new Set(patched.updated.map((converted) => converted.uid));
     const content: MeshContent = {
       addresses,
       authorizations: frame.authorizations,
       identitiesByNode: round.content.identitiesByNode,
       diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
+      waypoints: waypointResources(frame.waypoints, ctx, addresses, { base, changed }),
     };
     patches.set(content, { base, changed });
-    state.round = { frame, pods, workloads: patched, content };
+    state.round = { frame, pods, workloads: patched, content, addresses };
     state.previousWorkloads = patched.addresses;
     return content;
   }
@@ -206,9 +257,10 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
   state.previousWorkloads = workloads.addresses;
   state.sortedUids = sortedUids;
 
-  const addresses = new Map<string, Address>();
-  for (const uid of sortedUids) addresses.set(uid, workloads.addresses.get(uid)!);
-  for (const [name, address] of frame.serviceAddresses) addresses.set(name, address);
+  const map = new Map<string, Address>();
+  for (const uid of sortedUids) map.set(uid, workloads.addresses.get(uid)!);
+  for (const [name, address] of frame.serviceAddresses) map.set(name, address);
+  const addresses = LayeredMap.adopt(map);
 
   const identitiesByNode = new Map<string, ReadonlySet<string>>();
   for (const node of [...workloads.identitiesByNode.keys()].sort()) {
@@ -220,29 +272,49 @@ export function computeMesh(input: InputSet, options: ModelOptions, cache: Compu
     authorizations: frame.authorizations,
     identitiesByNode,
     diagnostics: sortDiagnostics([...input.diagnostics, ...ctx.diagnostics]),
+    waypoints: waypointResources(frame.waypoints, ctx, addresses),
   };
-  state.round = { frame, pods, workloads, content };
+  state.round = { frame, pods, workloads, content, addresses };
   return content;
 }
 
-function buildFrame(objects: readonly InputObject[], options: ModelOptions): Frame {
+/**
+ * The frame of `objects`. Service Addresses equal to those in `previous` (the last round's addresses) are
+ * those objects, so that an unchanged service stays the same object across a rebuilt frame.
+ */
+function buildFrame(objects: readonly InputObject[], options: ModelOptions, previous: ReadonlyMap<string, Address> | undefined): Frame {
   const ctx = new ModelContext(objects, options);
   const { result, reports } = ctx.record(() => {
     const waypoints = new WaypointIndex(ctx);
     const services = buildServices(ctx, waypoints);
     const policies = convertAuthorizationPolicies(ctx);
     const peerAuthentications = new PeerAuthenticationPolicies(ctx);
-    return { waypoints, services, policies, peerAuthentications };
+    const waypointFrame = buildWaypointFrame(ctx, waypoints, services);
+    return { waypoints, services, policies, peerAuthentications, waypointFrame };
   });
   const serviceAddresses = [...result.services]
     .sort((a, b) => compare(a.resourceName, b.resourceName))
-    .map((info) => [info.resourceName, { service: info.service, type: 'service' }] as const);
+    .map((info) => {
+      const address: Address = { service: info.service, type: 'service' };
+      const old = previous?.get(info.resourceName);
+      return [info.resourceName, old !== undefined && isDeepStrictEqual(old, address) ? old : address] as const;
+    });
   const authorizations = new Map<string, Authorization>();
   const allPolicies = [...result.policies.map((p) => p.authorization), ...result.peerAuthentications.authorizations];
   for (const authorization of allPolicies.sort((a, b) => compare(resourceName(a), resourceName(b)))) {
     authorizations.set(resourceName(authorization), authorization);
   }
-  return { options, objects, ctx, index: indexWorkloadInputs(result), serviceAddresses, authorizations, reports, pods: new WeakMap() };
+  return {
+    options,
+    objects,
+    ctx,
+    index: indexWorkloadInputs(result),
+    serviceAddresses,
+    authorizations,
+    reports,
+    pods: new WeakMap(),
+    waypoints: result.waypointFrame,
+  };
 }
 
 function resourceName(authorization: Authorization): string {

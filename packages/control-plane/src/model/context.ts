@@ -8,6 +8,7 @@ import type { PathSegment, Severity } from '../input/field.js';
 import type {
   AuthorizationPolicyObject,
   GatewayObject,
+  RequestAuthenticationObject,
   InputObject,
   NamespaceObject,
   NodeObject,
@@ -15,6 +16,8 @@ import type {
   PodObject,
   ServiceObject,
 } from '../input/objects.js';
+import type { GrpcRouteObject, HttpRouteObject } from '../input/route-objects.js';
+import type { DestinationRuleObject, VirtualServiceObject } from '../input/traffic-objects.js';
 import type { ModelOptions } from './options.js';
 import type { InputDiagnostic } from './snapshot.js';
 
@@ -32,6 +35,12 @@ export class ModelContext {
   readonly gateways = new Map<string, GatewayObject>();
   readonly authorizationPolicies: AuthorizationPolicyObject[] = [];
   readonly peerAuthentications: PeerAuthenticationObject[] = [];
+  /** The waypoints' configuration kinds, in input order. */
+  readonly httpRoutes: HttpRouteObject[] = [];
+  readonly grpcRoutes: GrpcRouteObject[] = [];
+  readonly requestAuthentications: RequestAuthenticationObject[] = [];
+  readonly destinationRules: DestinationRuleObject[] = [];
+  readonly virtualServices: VirtualServiceObject[] = [];
   readonly diagnostics: InputDiagnostic[] = [];
   readonly #reported = new Set<string>();
   #recording: RecordedReport[] | undefined;
@@ -65,6 +74,21 @@ export class ModelContext {
           break;
         case 'PeerAuthentication':
           this.peerAuthentications.push(object);
+          break;
+        case 'HTTPRoute':
+          this.httpRoutes.push(object);
+          break;
+        case 'GRPCRoute':
+          this.grpcRoutes.push(object);
+          break;
+        case 'RequestAuthentication':
+          this.requestAuthentications.push(object);
+          break;
+        case 'DestinationRule':
+          this.destinationRules.push(object);
+          break;
+        case 'VirtualService':
+          this.virtualServices.push(object);
           break;
         case 'ServiceAccount':
           break;

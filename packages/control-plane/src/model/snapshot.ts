@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Address, Authorization } from '@ambit/protos';
+import type { WaypointResources } from './waypoint-config/build.js';
 
 export interface MeshSnapshot {
   /** Increases by one with every snapshot published. */
@@ -26,6 +27,12 @@ export interface MeshSnapshot {
    * skipped a version) it compares everything.
    */
   readonly changed?: { readonly addresses: ReadonlySet<string>; readonly authorizations: ReadonlySet<string> };
+  /**
+   * The waypoints' configuration in Envoy's types (served over the same ADS stream), and each waypoint's
+   * identity. Absent in a snapshot with no waypoint input (treated as empty). Unchanged resources keep
+   * their objects from the previous snapshot, as addresses do.
+   */
+  readonly waypoints?: WaypointResources;
 }
 
 export interface InputDiagnostic {

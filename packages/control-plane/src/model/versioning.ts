@@ -6,8 +6,10 @@
  * Resources are frozen (except their byte buffers, which JavaScript cannot freeze).
  */
 import { isDeepStrictEqual } from 'node:util';
+import { LayeredMap } from '../lib/layered-map.js';
 import { addressesPatchOf, type MeshContent } from './compute.js';
 import type { MeshSnapshot } from './snapshot.js';
+import { shareWaypointResources } from './waypoint-config/versioning.js';
 
 export const EMPTY_SNAPSHOT: MeshSnapshot = Object.freeze({
   version: 0,
@@ -23,7 +25,8 @@ export function nextSnapshot(previous: MeshSnapshot, content: MeshContent): Mesh
   const authorizations = shareUnchanged(previous.authorizations, content.authorizations);
   const identitiesSame = isDeepStrictEqual(previous.identitiesByNode, content.identitiesByNode);
   const diagnosticsSame = isDeepStrictEqual(previous.diagnostics, content.diagnostics);
-  if (addresses.same && authorizations.same && identitiesSame && diagnosticsSame) return undefined;
+  const waypoints = shareWaypointResources(previous.waypoints, content.waypoints, shareUnchanged);
+  if (addresses.same && authorizations.same && identitiesSame && diagnosticsSame && waypoints.same) return undefined;
   return Object.freeze({
     version: previous.version + 1,
     addresses: addresses.map,
@@ -31,6 +34,7 @@ export function nextSnapshot(previous: MeshSnapshot, content: MeshContent): Mesh
     identitiesByNode: identitiesSame ? previous.identitiesByNode : content.identitiesByNode,
     diagnostics: diagnosticsSame ? previous.diagnostics : deepFreeze([...content.diagnostics]),
     changed: Object.freeze({ addresses: addresses.changed, authorizations: authorizations.changed }),
+    waypoints: waypoints.resources,
   });
 }
 
@@ -46,8 +50,10 @@ interface Shared<T> {
  * `next` with every resource that did not change replaced by the previous snapshot's object. The map is
  * `next` itself (adopted, not copied: a 10,000-entry copy per snapshot is much of a one-pod change's
  * cost), or `previous` when nothing changed. Adopting is safe because computed content is not changed
- * after it is handed over: the compute cache copies a map before patching it. A `next` that is a `Map`
- * may have equal resources swapped for the previous objects in place.
+ * after it is handed over: the compute cache derives new versions of its maps (`LayeredMap.update`) and
+ * never writes to one it returned. A `next` that is a `Map` may have equal resources swapped for the
+ * previous objects in place; a `LayeredMap` gets a new version with them (the compute cache hands equal
+ * resources through as the previous objects, so that it does not happen on the patched path).
  */
 function shareUnchanged<T extends object>(
   previous: ReadonlyMap<string, T>,
@@ -81,6 +87,7 @@ function shareUnchanged<T extends object>(
   if (swaps === undefined) return { map: next, same: false, changed };
   // Setting an existing key keeps its place, so the order stays that of `next`. Swapping in place (the
   // values are equal) keeps `next` the map the compute cache patches next time, so its hint stays usable.
+  if (next instanceof LayeredMap) return { map: (next as LayeredMap<string, T>).update(swaps), same: false, changed };
   const map = next instanceof Map ? (next as Map<string, T>) : new Map(next);
   for (const [key, old] of swaps) map.set(key, old);
   return { map, same: false, changed };

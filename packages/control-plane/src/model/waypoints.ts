@@ -63,6 +63,11 @@ export class WaypointIndex {
     return this.#waypoints.get(key);
   }
 
+  /** Every ready waypoint, sorted by `namespace/name`. */
+  all(): Waypoint[] {
+    return [...this.#waypoints.keys()].sort().map((key) => this.#waypoints.get(key)!);
+  }
+
   /** The waypoint a pod is an instance of (its deployment's pods carry the Gateway's name). */
   instanceOf(pod: PodObject): Waypoint | undefined {
     const name = pod.metadata.labels[GATEWAY_NAME_LABEL];

@@ -146,7 +146,8 @@ const PATCH_LIMIT = 64;
  * not the same objects as before, or undefined when that cannot give what `buildWorkloads` would: too
  * many changes, a pod count change, or a changed pod that is left out, reports something, or changes
  * its uid, IPs' owner, node or identity (which would move it in the sorted order or the node's identities).
- * The previous round's maps are updated in place and returned in the new round.
+ * The previous round's maps are updated in place and returned in the new round. `candidates` (optional)
+ * are the only indices where `pods` may differ from `previousPods`: then the others are not compared.
  */
 export function patchWorkloads(
   ctx: ModelContext,
@@ -155,11 +156,14 @@ export function patchWorkloads(
   share: (uid: string, address: Address) => Address,
   previous: BuiltWorkloads,
   previousPods: readonly PodObject[],
+  candidates?: readonly number[],
 ): (BuiltWorkloads & { readonly updated: readonly ConvertedPod[] }) | undefined {
   const pods = ctx.pods;
   if (!previous.clean || pods.length !== previousPods.length) return undefined;
   const changed: number[] = [];
-  for (let i = 0; i < pods.length; i++) {
+  const count = candidates?.length ?? pods.length;
+  for (let k = 0; k < count; k++) {
+    const i = candidates !== undefined ? candidates[k]! : k;
     if (pods[i] === previousPods[i]) continue;
     if (changed.push(i) > PATCH_LIMIT) return undefined;
   }

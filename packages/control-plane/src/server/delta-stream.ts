@@ -207,7 +207,7 @@ export class DeltaStream {
       this.#fail(
         new XdsServerError(
           'XDS_ERR_BAD_REQUEST',
-          `type_url ${JSON.stringify(typeUrl)} is not served here; this server serves ${this.#host.servedTypes.join(' and ')}`,
+          `type_url ${JSON.stringify(typeUrl)} is not served here; this server serves ${listOf(this.#host.servedTypes)}`,
         ),
       );
       return;
@@ -325,4 +325,9 @@ export class DeltaStream {
     this.#host.streamEnded(this);
     this.#resolveFinished();
   }
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? 'nothing') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }

@@ -6,12 +6,15 @@
  * is what lets a reconnecting client's `initial_resource_versions` skip unchanged resources). Unchanged
  * message objects, and re-created ones that encode to the same bytes, keep their previous entry, so a
  * snapshot that changes one pod costs one encode-and-compare per resource and hands every stream the
- * same entry objects.
+ * same entry objects. With the model's hint of what changed, only those resources are looked at, and the
+ * table's entries are a new version of the previous table's `LayeredMap` sharing every other entry.
  */
 import { createHash } from 'node:crypto';
 import type { MessageCodec } from '@ambit/protos';
 import type { Address, Authorization } from '@ambit/protos';
+import { LayeredMap, type MapChange } from '../lib/layered-map.js';
 import { formatIp } from './ip-format.js';
+import { buildTableIndex, EMPTY_INDEX, updateTableIndex, type IndexChange, type IndexKeys, type TableIndex } from './table-index.js';
 
 /** One encoded resource. Immutable; shared by every stream and every table that holds the same bytes. */
 export interface ResourceEntry {
@@ -39,26 +42,16 @@ export function contentVersion(bytes: Uint8Array): string {
 }
 
 /** The resources of one type at one snapshot, with alias and service-membership indexes for on-demand lookups. */
-interface TableIndex {
-  readonly aliases: ReadonlyMap<string, string>;
-  readonly members: ReadonlyMap<string, readonly string[]>;
-}
-
 export class ResourceTable {
   readonly typeUrl: string;
   readonly entries: ReadonlyMap<string, ResourceEntry>;
   #index: TableIndex | undefined;
   #buildIndex: (() => TableIndex) | undefined;
 
-  constructor(
-    typeUrl: string,
-    entries: ReadonlyMap<string, ResourceEntry>,
-    aliases: ReadonlyMap<string, string> = new Map(),
-    members: ReadonlyMap<string, readonly string[]> = new Map(),
-  ) {
+  constructor(typeUrl: string, entries: ReadonlyMap<string, ResourceEntry>, index: TableIndex = EMPTY_INDEX) {
     this.typeUrl = typeUrl;
     this.entries = entries;
-    this.#index = { aliases, members };
+    this.#index = index;
   }
 
   /**
@@ -73,6 +66,11 @@ export class ResourceTable {
     return table;
   }
 
+  /** The index when it has been built (for a builder deriving the next table's), without building it. */
+  builtIndex(): TableIndex | undefined {
+    return this.#index;
+  }
+
   #indexes(): TableIndex {
     if (this.#index === undefined) {
       this.#index = this.#buildIndex!();
@@ -85,15 +83,20 @@ export class ResourceTable {
     return this.entries.size;
   }
 
-  /** The resource name a subscription name stands for: itself, or the resource holding that alias. */
+  /**
+   * The resource name a subscription name stands for: itself, or the resource holding that alias. An
+   * alias that is also a resource name resolves to that resource, so that subscribing by name is never
+   * ambiguous; one held by several resources resolves to the smallest of their names, whatever order
+   * the resources come in.
+   */
   resolve(name: string): string | undefined {
     if (this.entries.has(name)) return name;
-    return this.#indexes().aliases.get(name);
+    return this.#indexes().aliases.get(name)?.[0];
   }
 
   /**
    * Resources that come with `name` for an on-demand client: the workloads behind a service (istiod's
-   * AdditionalPodSubscriptions), so that asking for a VIP yields the endpoints to route to.
+   * AdditionalPodSubscriptions), so that asking for a VIP yields the endpoints to route to. Sorted by name.
    */
   membersOf(name: string): readonly string[] {
     return this.#indexes().members.get(name) ?? [];
@@ -142,6 +145,8 @@ export class TableBuilder<T extends object> {
   /** Message object → its entry: the model hands unchanged objects through from snapshot to snapshot. */
   #byObject = new WeakMap<T, ResourceEntry>();
   #previous: ResourceTable | undefined;
+  /** The entries of `#previous`, as the persistent map the next hinted build derives its version from. */
+  #previousEntries: LayeredMap<string, ResourceEntry> | undefined;
   #previousResources: ReadonlyMap<string, T> | undefined;
   #previousProblems: readonly EncodeProblem[] = [];
 
@@ -158,7 +163,8 @@ export class TableBuilder<T extends object> {
   /**
    * Encodes `resources` into a table; resources that fail to encode are left out and reported. `changed`
    * (optional) names every resource that differs from the `resources` of the previous call: then only
-   * those are looked at, and the table costs what changed rather than the whole type.
+   * those are looked at, and the table costs what changed rather than the whole type — its index too,
+   * derived from the previous table's when that one was built (an on-demand client is connected).
    */
   build(resources: ReadonlyMap<string, T>, problems: EncodeProblem[], changed?: ReadonlySet<string>): ResourceTable {
     // The model hands an unchanged type's map through as the same object.
@@ -167,46 +173,60 @@ export class TableBuilder<T extends object> {
       return this.#previous;
     }
     const problemsBefore = problems.length;
-    const previous = this.#previous?.entries;
-    let entries: Map<string, ResourceEntry>;
+    const previous = this.#previousEntries;
+    let entries: LayeredMap<string, ResourceEntry>;
+    let index: TableIndex | undefined;
     if (changed !== undefined && previous !== undefined) {
-      entries = new Map(previous);
       for (const p of this.#previousProblems) if (!changed.has(p.name)) problems.push(p);
+      const updates: MapChange<string, ResourceEntry>[] = [];
       for (const name of changed) {
         const message = resources.get(name);
-        const entry = message === undefined ? undefined : this.#entryOf(name, message, previous, problems);
-        if (entry === undefined) entries.delete(name);
-        else entries.set(name, entry);
+        updates.push([name, message === undefined ? undefined : this.#entryOf(name, message, previous, problems)]);
+      }
+      entries = previous.update(updates);
+      const previousIndex = this.#previous?.builtIndex();
+      const previousResources = this.#previousResources;
+      if (previousIndex !== undefined && previousResources !== undefined) {
+        const changes: IndexChange[] = [];
+        for (const name of changed) {
+          changes.push({
+            name,
+            before: this.#indexKeys(previousResources.get(name), previous.get(name)),
+            after: this.#indexKeys(resources.get(name), entries.get(name)),
+          });
+        }
+        index = updateTableIndex(previousIndex, changes);
       }
     } else {
-      entries = new Map<string, ResourceEntry>();
+      const map = new Map<string, ResourceEntry>();
       for (const [name, message] of resources) {
         const entry = this.#entryOf(name, message, previous, problems);
-        if (entry !== undefined) entries.set(name, entry);
+        if (entry !== undefined) map.set(name, entry);
       }
+      entries = LayeredMap.adopt(map);
     }
-    const membershipsOf = this.#membershipsOf;
-    const table = ResourceTable.withLazyIndex(this.#codec.typeUrl, entries, () => {
-      const aliases = new Map<string, string>();
-      const members = new Map<string, string[]>();
-      for (const [name, message] of resources) {
-        const entry = entries.get(name);
-        if (entry === undefined) continue;
-        // An alias that is also a resource name, or claimed twice, resolves to the resource name / the first
-        // holder: names win so that subscribing by name is never ambiguous.
-        for (const alias of entry.aliases) if (!aliases.has(alias)) aliases.set(alias, name);
-        for (const group of membershipsOf(message)) {
-          const list = members.get(group);
-          if (list) list.push(name);
-          else members.set(group, [name]);
-        }
-      }
-      return { aliases, members };
-    });
+    const table =
+      index !== undefined
+        ? new ResourceTable(this.#codec.typeUrl, entries, index)
+        : ResourceTable.withLazyIndex(this.#codec.typeUrl, entries, () => buildTableIndex(this.#indexedResources(resources, entries)));
     this.#previous = table;
+    this.#previousEntries = entries;
     this.#previousResources = resources;
     this.#previousProblems = problems.slice(problemsBefore);
     return table;
+  }
+
+  /** What `message` contributes to its table's index; undefined when it is not in the table (absent, or not encodable). */
+  #indexKeys(message: T | undefined, entry: ResourceEntry | undefined): IndexKeys | undefined {
+    if (message === undefined || entry === undefined) return undefined;
+    return { aliases: entry.aliases, groups: this.#membershipsOf(message) };
+  }
+
+  *#indexedResources(resources: ReadonlyMap<string, T>, entries: ReadonlyMap<string, ResourceEntry>): Generator<[string, IndexKeys], undefined, unknown> {
+    for (const [name, message] of resources) {
+      const keys = this.#indexKeys(message, entries.get(name));
+      if (keys !== undefined) yield [name, keys];
+    }
   }
 
   /** The entry of `message` (reused when the object or its bytes are unchanged), or undefined when it cannot be encoded. */

@@ -1,5 +1,6 @@
 /**
- * The delta ADS server for ztunnel: serves `istio.workload.Address` and `istio.security.Authorization`
+ * The delta ADS server: serves ztunnels `istio.workload.Address` and `istio.security.Authorization`, and
+ * waypoints Envoy's Listener, RouteConfiguration, Cluster and ClusterLoadAssignment (see envoy-tables.ts),
  * from a SnapshotSource over `DeltaAggregatedResources`, as istiod does on port 15012.
  *
  * Each snapshot is encoded once into one table per type; consecutive tables are diffed once, and every
@@ -17,6 +18,7 @@ import type { Logger } from '@ambit/mesh-core/telemetry';
 import type { Registry } from 'prom-client';
 import type { MeshSnapshot, SnapshotSource } from '../model/snapshot.js';
 import { DeltaStream, type DeltaCall, type StreamHost, type StreamStatus } from './delta-stream.js';
+import { diffEnvoyTables, ENVOY_TYPES, EnvoyTables } from './envoy-tables.js';
 import { XdsServerError } from './errors.js';
 import { createXdsServerMetrics, type XdsServerMetrics } from './metrics.js';
 import {
@@ -47,11 +49,13 @@ export interface ServedSnapshot {
   readonly snapshot: MeshSnapshot;
   readonly addresses: ResourceTable;
   readonly authorizations: ResourceTable;
+  /** The waypoints' Envoy resources (Listener, RouteConfiguration, Cluster, ClusterLoadAssignment), by type URL. */
+  readonly envoy: ReadonlyMap<string, ResourceTable>;
   /** Resources left out because they cannot be encoded (a model bug); the rest serve. */
   readonly encodeProblems: readonly EncodeProblem[];
 }
 
-export const SERVED_TYPES: readonly string[] = Object.freeze([ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL]);
+export const SERVED_TYPES: readonly string[] = Object.freeze([ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, ...ENVOY_TYPES]);
 
 export class XdsServer {
   readonly metrics: XdsServerMetrics;
@@ -60,6 +64,7 @@ export class XdsServer {
   readonly #authenticator: Authenticator | undefined;
   readonly #addressBuilder: TableBuilder<Address>;
   readonly #authorizationBuilder: TableBuilder<Authorization>;
+  readonly #envoyTables = new EnvoyTables();
   readonly #streams = new Set<DeltaStream>();
   readonly #host: StreamHost;
   #served: ServedSnapshot;
@@ -147,7 +152,7 @@ export class XdsServer {
   #tableOf(typeUrl: string): ResourceTable | undefined {
     if (typeUrl === ADDRESS_TYPE_URL) return this.#served.addresses;
     if (typeUrl === AUTHORIZATION_TYPE_URL) return this.#served.authorizations;
-    return undefined;
+    return this.#served.envoy.get(typeUrl);
   }
 
   /** Encodes `snapshot`; with `changed` (the model's hint relative to the snapshot served before), only what changed. */
@@ -155,10 +160,11 @@ export class XdsServer {
     const encodeProblems: EncodeProblem[] = [];
     const addresses = this.#addressBuilder.build(snapshot.addresses, encodeProblems, changed?.addresses);
     const authorizations = this.#authorizationBuilder.build(snapshot.authorizations, encodeProblems, changed?.authorizations);
+    const envoy = this.#envoyTables.build(snapshot, encodeProblems);
     for (const p of encodeProblems) {
       this.#logger.warn({ version: snapshot.version, typeUrl: p.typeUrl, name: p.name, reason: p.message }, 'resource cannot be encoded; not served');
     }
-    return { snapshot, addresses, authorizations, encodeProblems };
+    return { snapshot, addresses, authorizations, envoy, encodeProblems };
   }
 
   #publish(snapshot: MeshSnapshot): void {
@@ -170,6 +176,7 @@ export class XdsServer {
     const diffs = new Map<string, TableDiff>([
       [ADDRESS_TYPE_URL, diffTables(previous.addresses, next.addresses, hint?.addresses)],
       [AUTHORIZATION_TYPE_URL, diffTables(previous.authorizations, next.authorizations, hint?.authorizations)],
+      ...diffEnvoyTables(previous.envoy, next.envoy),
     ]);
     let changed = 0;
     for (const d of diffs.values()) changed += d.upserted.length + d.removed.length;

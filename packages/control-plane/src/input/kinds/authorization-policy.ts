@@ -83,7 +83,8 @@ export const authorizationPolicyDecoder: KindDecoder<AuthorizationPolicyObject> 
   },
 };
 
-function decodeTargetRefs(spec: Field): PolicyTargetRef[] {
+/** `spec.targetRef` and `spec.targetRefs` (the policy binds to a waypoint, a Service or a GatewayClass). */
+export function decodeTargetRefs(spec: Field): PolicyTargetRef[] {
   const refs: PolicyTargetRef[] = [];
   const single = spec.child('targetRef');
   if (single.present) {
@@ -159,12 +160,36 @@ function decodeOperation(field: Field): AuthorizationOperation {
 function decodeCondition(field: Field): AuthorizationCondition {
   field.object(true);
   field.onlyKeys(['key', 'values', 'notValues']);
-  const key = field.child('key').string({ required: true }) ?? '';
-  const check = key === 'destination.port' ? checkPort : key === 'source.ip' || key === 'destination.ip' ? checkCidr : undefined;
+  const key = field.child('key').string({ required: true, check: checkConditionKey }) ?? '';
+  const check =
+    key === 'destination.port' ? checkPort : key === 'source.ip' || key === 'destination.ip' || key === 'remote.ip' ? checkCidr : undefined;
   const values = field.child('values').stringList(check ? { check } : {});
   const notValues = field.child('notValues').stringList(check ? { check } : {});
-  if ((values?.length ?? 0) === 0 && (notValues?.length ?? 0) === 0) field.error('must set values or notValues');
+  // Counted as written: an invalid value is reported on its own, not as a missing list.
+  const written = (f: Field): number => (Array.isArray(f.value) ? f.value.length : 0);
+  if (written(field.child('values')) === 0 && written(field.child('notValues')) === 0) field.error('must set values or notValues');
   return { key, ...(values !== undefined ? { values } : {}), ...(notValues !== undefined ? { notValues } : {}) };
+}
+
+const PLAIN_CONDITION_KEYS = new Set([
+  'source.ip',
+  'remote.ip',
+  'source.namespace',
+  'source.principal',
+  'request.auth.principal',
+  'request.auth.audiences',
+  'request.auth.presenter',
+  'destination.ip',
+  'destination.port',
+  'connection.sni',
+]);
+/** `request.headers[<name>]`, `request.auth.claims[<claim>]…` (nested claims chain brackets), Envoy metadata. */
+const BRACKETED_CONDITION_KEY = /^(request\.headers\[[^\][]+\]|request\.auth\.claims(\[[^\][]+\])+|experimental\.envoy\.filters\.[\w.]+(\[[^\][]+\])+)$/;
+
+/** The `when` keys Istio defines (its webhook refuses others, and an unknown key would never match). */
+function checkConditionKey(key: string): string | undefined {
+  if (PLAIN_CONDITION_KEYS.has(key) || BRACKETED_CONDITION_KEY.test(key)) return undefined;
+  return `${JSON.stringify(key)} is not a condition key (e.g. source.ip, source.namespace, source.principal, request.headers[<name>], request.auth.claims[<claim>], request.auth.principal, destination.port)`;
 }
 
 function isEmptyList(field: Field): boolean {

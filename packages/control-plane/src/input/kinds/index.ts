@@ -1,10 +1,15 @@
 import { KindRegistry } from '../registry.js';
 import { authorizationPolicyDecoder } from './authorization-policy.js';
+import { destinationRuleDecoder } from './destination-rule.js';
 import { gatewayDecoder } from './gateway.js';
+import { grpcRouteDecoder } from './grpc-route.js';
+import { httpRouteDecoder } from './http-route.js';
 import { peerAuthenticationDecoder } from './peer-authentication.js';
 import { podDecoder } from './pod.js';
+import { requestAuthenticationDecoder } from './request-authentication.js';
 import { serviceDecoder } from './service.js';
 import { namespaceDecoder, nodeDecoder, serviceAccountDecoder } from './simple.js';
+import { virtualServiceDecoder } from './virtual-service.js';
 
 export { DRY_RUN_ANNOTATION } from './authorization-policy.js';
 
@@ -18,5 +23,10 @@ export function defaultRegistry(): KindRegistry {
     .register(serviceDecoder)
     .register(authorizationPolicyDecoder)
     .register(peerAuthenticationDecoder)
-    .register(gatewayDecoder);
+    .register(gatewayDecoder)
+    .register(httpRouteDecoder)
+    .register(grpcRouteDecoder)
+    .register(requestAuthenticationDecoder)
+    .register(destinationRuleDecoder)
+    .register(virtualServiceDecoder);
 }

@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { parseFile } from './dist/src/input/parse-file.js';
+import { assembleInput } from './dist/src/input/input-set.js';
+import { defaultRegistry } from './dist/src/input/kinds/index.js';
+import { computeMesh } from './dist/src/model/compute.js';
+import { DEFAULT_MODEL_OPTIONS } from './dist/src/model/options.js';
+import { unpackAny } from '@ambit/protos';
+const f = '../../deploy/examples/waypoint.yaml';
+const r = parseFile(f, readFileSync(f, 'utf8'), defaultRegistry());
+const input = assembleInput([{ file: f, documents: r.documents, diagnostics: r.diagnostics }]);
+const mesh = computeMesh(input, DEFAULT_MODEL_OPTIONS);
+console.log('diag', mesh.diagnostics);
+const expand = (v) => { if (Buffer.isBuffer(v)) return v.toString('base64'); if (Array.isArray(v)) return v.map(expand); if (v && typeof v === 'object') { if (typeof v.type_url === 'string' && Buffer.isBuffer(v.value)) return { '@type': v.type_url, ...expand(unpackAny(v)) }; return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, expand(x)])); } return v; };
+const w = mesh.waypoints;
+console.log(JSON.stringify(expand(Object.fromEntries(w.listeners)), null, 1).slice(0, 3000));
+console.log(JSON.stringify(expand(Object.fromEntries(w.routes)), null, 1).slice(0, 4000));
+console.log([...w.clusters.keys()], JSON.stringify(expand(w.clusters.get('outbound|9080||reviews-v1.shop.svc.cluster.local'))));
+console.log(JSON.stringify(Object.fromEntries(w.endpoints)));

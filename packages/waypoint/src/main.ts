@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+/**
+ * `ambit-waypoint`: one waypoint, run in its own pod (not captured by ztunnel). Configured by environment
+ * variables (`startup-config.ts`, docs/waypoint.md "Running it"): it asks the control plane over delta ADS
+ * for the Listener `waypoint/<namespace>/<gateway>` and what that references, gets its certificate for
+ * `spiffe://<td>/ns/<namespace>/sa/<gateway>` from the CA with its token, and serves HBONE on 15008.
+ *
+ * SIGTERM and SIGINT drain: readiness turns false, no new tunnels are accepted, GOAWAY goes to every
+ * connection, requests in flight finish until the drain deadline, then what is left is closed; the process
+ * exits 0. A second signal stops at once and exits 1.
+ *
+ * Exit codes: 0 after a drain; 1 when startup fails or a second signal forces the stop; 2 for bad
+ * configuration (every problem on stderr).
+ */
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { CaClient, Identity, SecretManager, readTokenFile } from '@ambit/mesh-core/identity';
+import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
+import { XdsClient, proxyNodeId } from '@ambit/xds';
+import { Waypoint } from './app.js';
+import { WaypointSnapshotBuilder } from './config/snapshot-builder.js';
+import { WaypointXdsUpdater } from './config/xds-updater.js';
+import { parseStartupConfig, StartupConfigError, type StartupConfig } from './startup-config.js';
+
+/** Everything main owns besides the app, closed after it. */
+interface Owned {
+  xds?: XdsClient;
+  updater?: WaypointXdsUpdater;
+  builder?: WaypointSnapshotBuilder;
+  ca?: CaClient;
+  secrets?: SecretManager;
+}
+
+function routeGrpcLogs(logger: Logger): void {
+  const log = logger.child({ component: 'grpc' });
+  const text = (args: unknown[]): string => args.map(String).join(' ');
+  grpc.setLogger({
+    error: (...args: unknown[]) => log.error(text(args)),
+    info: (...args: unknown[]) => log.info(text(args)),
+    debug: (...args: unknown[]) => log.debug(text(args)),
+  });
+  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
+}
+
+/** The xDS client → updater → snapshot builder chain; the builder is the data path's snapshot source. */
+async function configuration(config: StartupConfig, logger: Logger, registry: Registry, owned: Owned): Promise<WaypointSnapshotBuilder> {
+  const xds = new XdsClient({
+    target: config.xdsAddress,
+    node: {
+      id: proxyNodeId('waypoint', config.instanceIp, config.podName, config.podNamespace),
+      metadata: {
+        NAME: config.podName,
+        NAMESPACE: config.podNamespace,
+        INSTANCE_IPS: config.instanceIp,
+        CLUSTER_ID: config.clusterId,
+        SERVICE_ACCOUNT: config.gatewayName,
+        WAYPOINT_LISTENER: config.listenerName,
+      },
+    },
+    tls: { rootCa: await readFile(config.xdsRootCaPath, 'utf8'), ...(config.altXdsHostname === undefined ? {} : { serverName: config.altXdsHostname }) },
+    token: readTokenFile(config.authTokenPath),
+    headers: { clusterid: config.clusterId },
+    // The client names its own component.
+    logger,
+    registry,
+  });
+  owned.xds = xds;
+  const builder = new WaypointSnapshotBuilder({ listenerName: config.listenerName, identity: config.identity, initialFetchTimeoutMs: config.initialFetchTimeoutMs, logger });
+  owned.builder = builder;
+  owned.updater = new WaypointXdsUpdater({ client: xds, builder, logger });
+  xds.start();
+  return builder;
+}
+
+/** The waypoint's own certificate: asked for with its token, never on anyone's behalf. */
+async function secretsFor(config: StartupConfig, logger: Logger, owned: Owned): Promise<SecretManager> {
+  const ca = new CaClient({
+    address: config.caAddress,
+    rootCertPem: await readFile(config.caRootCaPath, 'utf8'),
+    ...(config.altCaHostname === undefined ? {} : { serverName: config.altCaHostname }),
+    token: readTokenFile(config.authTokenPath),
+    clusterId: config.clusterId,
+    logger: logger.child({ component: 'ca-client' }),
+  });
+  owned.ca = ca;
+  const ttlSeconds = Math.floor(config.secretTtlMs / 1000);
+  return new SecretManager({ fetch: (identity) => ca.createCertificate(identity, { ttlSeconds }), logger: logger.child({ component: 'secrets' }) });
+}
+
+async function closeOwned(owned: Owned): Promise<void> {
+  owned.updater?.destroy();
+  await owned.xds?.close();
+  await owned.secrets?.close();
+  await owned.ca?.close();
+}
+
+async function main(): Promise<number> {
+  let config: StartupConfig;
+  try {
+    config = parseStartupConfig(process.env);
+  } catch (err) {
+    if (err instanceof StartupConfigError) {
+      process.stderr.write(`ambit-waypoint: ${err.reason}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  routeGrpcLogs(logger);
+  const registry = new Registry();
+  const owned: Owned = {};
+  const identity = Identity.parse(config.identity);
+
+  let app: Waypoint;
+  try {
+    const snapshots = await configuration(config, logger, registry, owned);
+    owned.secrets = await secretsFor(config, logger, owned);
+    app = await Waypoint.start({
+      identity,
+      trustDomain: config.trustDomain,
+      certificates: owned.secrets,
+      snapshots,
+      logger,
+      registry,
+      listen: config.ports,
+    });
+  } catch (err) {
+    logger.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    await closeOwned(owned);
+    return 1;
+  }
+  logger.info({ listener: config.listenerName, xds: config.xdsAddress, ca: config.caAddress, drainDeadlineMs: config.drainDeadlineMs }, 'waypoint running');
+
+  // One handler for the whole life of the process, so that no signal falls back to Node's default (exit).
+  let forceStop!: (signal: NodeJS.Signals) => void;
+  const forced = new Promise<number>((resolve) => {
+    forceStop = (signal) => {
+      logger.warn({ signal }, 'second signal: stopping now');
+      app.destroy();
+      resolve(1);
+    };
+  });
+  let stopping = false;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        forceStop(signal);
+        return;
+      }
+      stopping = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  const signal = await signalled;
+  logger.info({ signal, deadlineMs: config.drainDeadlineMs }, 'draining');
+  const drained = app.close(config.drainDeadlineMs).then(async () => {
+    await closeOwned(owned);
+    logger.info('waypoint stopped');
+    return 0;
+  });
+  return await Promise.race([drained, forced]);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`ambit-waypoint: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
