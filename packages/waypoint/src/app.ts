@@ -12,7 +12,7 @@
  */
 import { HboneClient } from '@ambit/mesh-core/hbone';
 import type { CertificateSource, CertificateUpdate, Identity } from '@ambit/mesh-core/identity';
-import { realClock, type Clock } from '@ambit/mesh-core/lifecycle';
+import { ExponentialBackoff, realClock, type Clock, type Timer } from '@ambit/mesh-core/lifecycle';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { ImmutableMap } from './config/immutable-map.js';
@@ -73,8 +73,10 @@ export class Waypoint {
   readonly #endpoints: Endpoint[];
   readonly #addresses: Record<string, Address>;
   readonly #onChange: (s: WaypointSnapshot) => void;
+  readonly #clock: Clock;
   #stopWatchingCertificates: (() => void) | undefined;
   #certificate = false;
+  #certificateRetry: Timer | undefined;
   #closing = false;
 
   private constructor(o: WaypointOptions, registry: Registry, clusters: ClusterManager, downstream: Downstream, hbone: HboneClient, endpoints: Endpoint[], addresses: Record<string, Address>, onChange: (s: WaypointSnapshot) => void) {
@@ -86,6 +88,7 @@ export class Waypoint {
     this.#endpoints = endpoints;
     this.#addresses = addresses;
     this.#onChange = onChange;
+    this.#clock = o.clock ?? realClock;
   }
 
   static async start(o: WaypointOptions): Promise<Waypoint> {
@@ -153,14 +156,30 @@ export class Waypoint {
         logger.info({ identity: o.identity.uri }, 'waypoint certificate obtained');
       }
     });
-    o.certificates.getCertificate(o.identity).then(
-      () => {
-        started.#certificate = true;
-      },
-      (err: unknown) => logger.error({ err, identity: o.identity.uri }, 'no certificate for the waypoint yet; not ready'),
-    );
+    started.#awaitCertificate(new ExponentialBackoff({ initialMs: 500, maxMs: 30_000 }));
     logger.info({ addresses, identity: o.identity.uri }, 'waypoint started');
     return started;
+  }
+
+  /**
+   * Readiness waits for the waypoint's own certificate. A source that fails (a CA not reachable yet: the
+   * SecretManager answers at once with its last error while it retries) is asked again with backoff, on
+   * the injectable clock, until it answers or the waypoint closes.
+   */
+  #awaitCertificate(backoff: ExponentialBackoff): void {
+    const { certificates, identity, logger } = this.#o;
+    certificates.getCertificate(identity).then(
+      () => {
+        this.#certificate = true;
+      },
+      (err: unknown) => {
+        // Closing, or the source announced the certificate meanwhile (onCertificate): nothing left to wait for.
+        if (this.#closing || this.#certificate) return;
+        const delayMs = backoff.next();
+        logger.warn({ err, identity: identity.uri, retry_in_ms: delayMs }, 'no certificate for the waypoint yet; not ready');
+        this.#certificateRetry = this.#clock.setTimeout(() => this.#awaitCertificate(backoff), delayMs, { keepAlive: false });
+      },
+    );
   }
 
   /** Where each server listens (ports chosen when 0 was asked for). */
@@ -198,15 +217,19 @@ export class Waypoint {
    */
   async close(deadlineMs = 5_000): Promise<void> {
     this.#closing = true;
+    this.#certificateRetry?.cancel();
     this.#stopWatchingCertificates?.();
     this.#o.snapshots.off('change', this.#onChange);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const deadline = new Promise<'forced'>((resolve) => {
-      timer = setTimeout(() => resolve('forced'), deadlineMs);
+      timer = this.#clock.setTimeout(() => resolve('forced'), deadlineMs);
     });
     const outcome = await Promise.race([this.downstream.close().then(() => 'drained' as const), deadline]);
-    clearTimeout(timer);
-    if (outcome === 'forced') this.downstream.destroy();
+    timer?.cancel();
+    if (outcome === 'forced') {
+      this.#o.logger.warn({ deadline_ms: deadlineMs, ...this.downstream.stats() }, 'drain deadline passed; closing what is left');
+      this.downstream.destroy();
+    }
     this.clusters.close();
     await Promise.race([this.#hbone.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
     this.#hbone.destroy();
@@ -216,6 +239,7 @@ export class Waypoint {
 
   destroy(): void {
     this.#closing = true;
+    this.#certificateRetry?.cancel();
     this.#stopWatchingCertificates?.();
     this.#o.snapshots.off('change', this.#onChange);
     this.downstream.destroy();

@@ -32,7 +32,7 @@ function basic(t: Parameters<typeof backend>[0], handler: Parameters<typeof back
   }));
 }
 
-test('HTTP/2 with prior knowledge through the waypoint, upstream HTTP/2 when the cluster says so', async (t) => {
+test('HTTP/2 with prior knowledge downstream, HTTP/1.1 upstream (cluster protocol http1): the backend sees HTTP/1.1', async (t) => {
   const b = await backend(t, (req, res) => res.end(`v${req.httpVersion}`));
   const snap = snapshot({ [BINDING]: binding(httpChain([vhost('svc', ['*'], [route('r', prefix('/'), forwardTo('c1'))])])) }, [cluster('c1', [b.endpoint])]);
   const w = await startWaypoint(t, snap);

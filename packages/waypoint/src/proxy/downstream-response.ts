@@ -3,12 +3,16 @@
  * (the compatibility `Http2ServerResponse`), and local replies (answers the waypoint makes itself).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Writable } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
+import { UpstreamError } from '../upstream/errors.js';
+import { resetStream } from '../upstream/reset.js';
 import type { HeaderMap } from '../route/headers.js';
 import type { RequestRecord } from './record.js';
 
 export interface DownstreamResponse extends Writable {
   writeHead(status: number, headers?: OutgoingHttpHeaders): this;
+  setHeader(name: string, value: string | readonly string[]): unknown;
+  statusCode: number;
   addTrailers(headers: OutgoingHttpHeaders): void;
   readonly headersSent: boolean;
 }
@@ -27,7 +31,7 @@ export function localReply(
   if (details !== undefined) record.details = details;
   record.status = status;
   if (res.headersSent || res.destroyed) {
-    res.destroy();
+    resetDownstream(res, new UpstreamError('WP_ERR_RESET', `the response had started when the waypoint had to answer ${status}`));
     return;
   }
   const payload = Buffer.from(body);
@@ -36,4 +40,14 @@ export function localReply(
   record.bytesSent += payload.length;
   res.writeHead(status, headers);
   res.end(payload);
+}
+
+/**
+ * Breaks off a response the client has started to receive: RST_STREAM(INTERNAL_ERROR) on HTTP/2, a reset
+ * tunnel on HTTP/1.1, never anything a client could read as a complete response (see `upstream/reset.ts`).
+ */
+export function resetDownstream(res: DownstreamResponse, reason: Error): void {
+  const stream = (res as { readonly stream?: Duplex }).stream ?? (res as { readonly socket?: Duplex | null }).socket ?? undefined;
+  if (stream !== undefined && stream !== null) resetStream(stream, reason);
+  else res.destroy();
 }

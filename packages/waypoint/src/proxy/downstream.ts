@@ -48,6 +48,8 @@ export class Downstream {
   #handing: TunnelContext | undefined;
   readonly #sessions = new Set<ServerHttp2Session>();
   readonly #streams = new Set<Duplex>();
+  /** HTTP/1.1 responses in progress, so that a drain can make each the last on its connection. */
+  readonly #h1Responses = new Set<ServerResponse>();
   #closing = false;
 
   constructor(ctx: ProxyContext, o: DownstreamOptions) {
@@ -86,6 +88,7 @@ export class Downstream {
     const closed = this.hbone.close();
     for (const s of this.#sessions) s.close();
     this.#h1.closeIdleConnections();
+    for (const res of this.#h1Responses) lastOnConnection(res);
     await closed;
   }
 
@@ -204,6 +207,8 @@ export class Downstream {
       return;
     }
     if (this.#closing) res.shouldKeepAlive = false;
+    this.#h1Responses.add(res);
+    res.once('close', () => this.#h1Responses.delete(res));
     void handleRequest(this.#ctx, tunnel, req, res);
   };
 
@@ -233,6 +238,9 @@ export class Downstream {
   };
 
   async #upgrade(req: IncomingMessage, socket: Duplex, bodyHead: Buffer, tunnel: TunnelContext, settings: Buffer, bodyLength: number): Promise<void> {
+    // The body, then (after the 101) the client's preface and SETTINGS must come within the sniff
+    // timeout; a client that stops half-way would otherwise hold the tunnel open for nothing.
+    const deadline = this.#ctx.clock.setTimeout(() => socket.destroy(), this.#ctx.limits.sniffTimeoutMs, { keepAlive: false });
     try {
       const [body, afterBody] = await readExactly(socket, bodyHead, bodyLength);
       socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
@@ -244,6 +252,8 @@ export class Downstream {
     } catch (err) {
       this.#ctx.logger.debug({ err, 'src.addr': tunnel.sourceAddress }, 'h2c upgrade failed');
       socket.destroy();
+    } finally {
+      deadline.cancel();
     }
   }
 
@@ -252,6 +262,22 @@ export class Downstream {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     else socket.destroy();
   };
+}
+
+/**
+ * Makes an HTTP/1.1 response in progress the last on its connection: `Connection: close` if its head is
+ * still to go, else the tunnel is ended once the response is (the client sees the response whole, then
+ * the end of the stream).
+ */
+function lastOnConnection(res: ServerResponse): void {
+  if (!res.headersSent) {
+    res.shouldKeepAlive = false;
+    return;
+  }
+  const socket = res.socket;
+  if (socket === null) return;
+  if (res.writableFinished) socket.end();
+  else res.once('finish', () => socket.end());
 }
 
 /** The client's address as `ip:port`: ztunnel's `Forwarded: for=` when present, else the HBONE peer. */

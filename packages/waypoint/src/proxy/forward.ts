@@ -28,7 +28,7 @@ import { startExchange, type Exchange, type RequestHead, type UpstreamResponse }
 import type { Host } from '../upstream/host.js';
 import { recordOutcome, type AttemptOutcome } from '../upstream/outlier.js';
 import type { ProxyContext } from './context.js';
-import { localReply, type DownstreamResponse } from './downstream-response.js';
+import { localReply, resetDownstream, type DownstreamResponse } from './downstream-response.js';
 import type { RequestRecord } from './record.js';
 import { RequestBody } from './request-body.js';
 
@@ -112,6 +112,8 @@ class Forwarding {
   #routeTimer: { cancel(): void } | undefined;
   #timedOut = false;
   #current: Exchange | undefined;
+  /** The host of the attempt holding the cluster's request count and the host's in-flight count. */
+  #inFlight: Host | undefined;
   #response: UpstreamResponse | undefined;
   #done = false;
   #finish!: () => void;
@@ -132,8 +134,9 @@ class Forwarding {
     });
     const timeoutMs = this.#f.action.timeoutMs;
     if (timeoutMs > 0) this.#routeTimer = this.#ctx.clock.setTimeout(this.#onRouteTimeout, timeoutMs);
-    // The client going away ends everything (flag DC).
-    this.#f.res.once('close', this.#onDownstreamClose);
+    // The client going away ends everything (flag DC). Called by the request's own 'close' listener, just
+    // before the record is written (a listener of ours would run after it).
+    this.#f.record.onDownstreamClose = this.#onDownstreamClose;
     void this.#attempts();
     return done;
   }
@@ -145,14 +148,16 @@ class Forwarding {
     if (this.#response !== undefined) {
       // Streaming already: the only honest signal left is a reset.
       this.#current?.reset();
-      this.#f.res.destroy();
+      resetDownstream(this.#f.res, this.#routeAbort.signal.reason as Error);
       this.#end();
     }
   };
 
   readonly #onDownstreamClose = (): void => {
     if (this.#done) return;
-    if (!this.#f.res.writableFinished) {
+    // `writableEnded`, not `writableFinished`: an HTTP/2 response reset by the client reports itself
+    // finished (its stream is destroyed) although `end()` was never called.
+    if (!this.#f.res.writableEnded) {
       this.#f.record.addFlag('DC');
       this.#current?.reset();
       this.#routeAbort.abort(new UpstreamError('WP_ERR_CLOSED', 'the client went away'));
@@ -164,53 +169,79 @@ class Forwarding {
     if (this.#done) return;
     this.#done = true;
     this.#routeTimer?.cancel();
-    this.#f.res.off('close', this.#onDownstreamClose);
+    // Ended with an attempt still holding its counts (the client left, the route timed out mid-stream):
+    // the upstream exchange is abandoned and its counts given back.
+    if (this.#inFlight !== undefined) {
+      this.#current?.reset();
+      this.#attemptDone();
+    }
+    this.#f.record.onDownstreamClose = undefined;
     this.#finish();
   }
 
   async #attempts(): Promise<void> {
+    try {
+      await this.#attemptsHoldingRetrySlot();
+    } finally {
+      this.#releaseRetrySlot();
+    }
+  }
+
+  /** Whether this request holds one of the cluster's `maxRetries` retry slots (see `#retryDecision`). */
+  #retrySlot = false;
+
+  #releaseRetrySlot(): void {
+    if (!this.#retrySlot) return;
+    this.#retrySlot = false;
+    this.#cluster.counters.retries--;
+  }
+
+  /**
+   * Envoy's order: not covered by the policy (or the body cannot be replayed, or time is up) → no retry;
+   * the policy's retries used up → `limit` (URX); the cluster's concurrent retries at `maxRetries` →
+   * `overflow` (UO, as Envoy's router flags a retry refused by the circuit breaker). A retry takes a slot
+   * from the decision until its own outcome is known (through the backoff), as Envoy's retry state does.
+   */
+  #retryDecision(outcome: AttemptOutcome, attempt: number): 'retry' | 'no' | 'limit' | 'overflow' {
     const retry = this.#f.action.retry;
+    if (retry === undefined || this.#timedOut || !this.#body.replayable || !retriable(retry.on, outcome)) return 'no';
+    if (attempt >= retry.numRetries) return 'limit';
+    if (this.#cluster.counters.retries >= this.#cluster.config.circuitBreaker.maxRetries) return 'overflow';
+    return 'retry';
+  }
+
+  async #attemptsHoldingRetrySlot(): Promise<void> {
     const record = this.#f.record;
     for (let attempt = 0; ; attempt++) {
-      const isRetry = attempt > 0;
-      if (isRetry) this.#cluster.counters.retries++;
-      let result: UpstreamResponse | AttemptFailure;
-      let host: Host | undefined;
-      try {
-        host = this.#cluster.pick(this.#ctx.clock.now(), this.#f.hash);
-        if (host === undefined) {
-          this.#fail(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
-          return;
-        }
-        record.upstream = host;
-        result = await this.#attempt(host);
-      } finally {
-        if (isRetry) this.#cluster.counters.retries--;
+      const host = this.#cluster.pick(this.#ctx.clock.now(), this.#f.hash);
+      if (host === undefined) {
+        this.#fail(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+        return;
       }
+      record.upstream = host;
+      const result = await this.#attempt(host);
+      // The retried attempt's outcome is in: its slot is free again.
+      this.#releaseRetrySlot();
+      // Ended meanwhile (`#end` gave the attempt's counts back).
       if (this.#done) return;
       const outcome: AttemptOutcome = 'status' in result ? { kind: 'status', status: result.status } : result.outcome;
       recordOutcome(this.#cluster.config.outlierDetection, host, outcome, this.#cluster.hosts, this.#ctx.clock.now());
-      const canRetry =
-        retry !== undefined &&
-        attempt < retry.numRetries &&
-        !this.#timedOut &&
-        this.#body.replayable &&
-        retriable(retry.on, outcome) &&
-        this.#cluster.counters.retries < this.#cluster.config.circuitBreaker.maxRetries;
+      const decision = this.#retryDecision(outcome, attempt);
+      if (decision === 'limit') record.addFlag('URX');
+      else if (decision === 'overflow') record.addFlag('UO');
       if ('status' in result) {
-        if (!canRetry) {
+        if (decision !== 'retry') {
           this.#respond(result);
           return;
         }
         // A response we will not use: reset rather than read it (the connection is not reused).
         this.#current?.reset();
-        this.#attemptDone(host);
+        this.#attemptDone();
       } else {
-        this.#attemptDone(host);
-        if (!canRetry) {
+        this.#attemptDone();
+        if (decision !== 'retry') {
           if (this.#timedOut) this.#fail(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
           else {
-            if (retry !== undefined && attempt > 0 && attempt >= retry.numRetries) record.addFlag('URX');
             const e = result.error;
             const status = e.code === 'WP_ERR_TIMEOUT' ? 504 : 503;
             const text = e.code === 'WP_ERR_TIMEOUT' ? 'upstream request timeout' : e.code === 'WP_ERR_OVERFLOW' ? 'upstream connect error or disconnect/reset before headers. reset reason: overflow' : `upstream connect error or disconnect/reset before headers. reset reason: ${e.message}`;
@@ -219,6 +250,9 @@ class Forwarding {
           return;
         }
       }
+      this.#retrySlot = true;
+      this.#cluster.counters.retries++;
+      const retry = this.#f.action.retry!;
       const base = retry.backoffBaseMs * 2 ** attempt;
       const delay = Math.floor(this.#ctx.random() * Math.min(retry.backoffMaxMs, base));
       if (delay > 0) await this.#sleep(delay);
@@ -256,6 +290,7 @@ class Forwarding {
         : undefined;
     this.#cluster.counters.requests++;
     host.active++;
+    this.#inFlight = host;
     try {
       const ex = await startExchange(this.#cluster, host, this.#protocol, this.#head, abort.signal);
       this.#current = ex;
@@ -280,7 +315,11 @@ class Forwarding {
     }
   }
 
-  #attemptDone(host: Host): void {
+  /** Gives back the current attempt's request and in-flight counts (once). */
+  #attemptDone(): void {
+    const host = this.#inFlight;
+    if (host === undefined) return;
+    this.#inFlight = undefined;
     this.#cluster.counters.requests--;
     host.active--;
     this.#current = undefined;
@@ -294,7 +333,6 @@ class Forwarding {
   #respond(r: UpstreamResponse): void {
     const { res, record } = this.#f;
     this.#response = r;
-    const host = record.upstream!;
     const headers = r.headers;
     if (!isEmptyMutation(this.#wc.responseHeaders)) applyMutation(headers, this.#wc.responseHeaders);
     if (!isEmptyMutation(this.#f.route.responseHeaders)) applyMutation(headers, this.#f.route.responseHeaders);
@@ -302,16 +340,26 @@ class Forwarding {
     record.status = r.status;
     const grpc = firstValue(headers, 'grpc-status');
     if (grpc !== undefined) record.grpcStatus = grpc;
+    if (r.headOnly) {
+      // Passed on as a head that ends the response, in one HTTP/2 HEADERS frame with END_STREAM for an
+      // HTTP/2 client: gRPC clients read a trailers-only reply's status only from such a frame (a head
+      // followed by an empty DATA frame is a protocol error to them). `end()` without `writeHead()` is
+      // what makes Node's compatibility API send it that way.
+      res.statusCode = r.status;
+      for (const name in headers) res.setHeader(name, headers[name]!);
+      this.#attemptDone();
+      res.end();
+      this.#end();
+      return;
+    }
     res.writeHead(r.status, headers);
     const body = r.body;
-    body.on('data', record.countSent);
-    body.pipe(res, { end: false });
     const finish = (): void => {
       body.off('data', record.countSent);
       body.unpipe(res);
-      this.#attemptDone(host);
+      this.#attemptDone();
     };
-    body.once('end', () => {
+    const onEnd = (): void => {
       if (this.#done) return;
       const h2 = body as Partial<ClientHttp2Stream>;
       if (typeof h2.rstCode === 'number' && h2.rstCode !== 0) {
@@ -328,7 +376,16 @@ class Forwarding {
       finish();
       res.end();
       this.#end();
-    });
+    };
+    // An HTTP/2 reply whose head carried END_STREAM (gRPC's trailers-only) has ended, and its stream
+    // closed, before this runs: its 'end' will not come again.
+    if (body.readableEnded) {
+      onEnd();
+      return;
+    }
+    body.on('data', record.countSent);
+    body.pipe(res, { end: false });
+    body.once('end', onEnd);
     body.once('error', () => {
       if (this.#done) return;
       finish();
@@ -339,7 +396,7 @@ class Forwarding {
   /** The upstream broke after the head was passed on: reset the client's stream. */
   #broken(flag: string): void {
     this.#f.record.addFlag(flag);
-    this.#f.res.destroy();
+    resetDownstream(this.#f.res, new UpstreamError('WP_ERR_RESET', 'the upstream broke off the response'));
     this.#end();
   }
 }
@@ -347,7 +404,13 @@ class Forwarding {
 function failure(err: unknown): AttemptFailure {
   const error = err instanceof UpstreamError ? err : new UpstreamError('WP_ERR_RESET', err instanceof Error ? err.message : String(err), { cause: err });
   const outcome: AttemptOutcome =
-    error.code === 'WP_ERR_CONNECT' ? { kind: 'connect-failure' } : error.code === 'WP_ERR_TIMEOUT' ? { kind: 'timeout' } : { kind: 'reset' };
+    error.code === 'WP_ERR_CONNECT'
+      ? { kind: 'connect-failure' }
+      : error.code === 'WP_ERR_TIMEOUT'
+        ? { kind: 'timeout' }
+        : error.code === 'WP_ERR_OVERFLOW'
+          ? { kind: 'overflow' }
+          : { kind: 'reset' };
   return { outcome, error };
 }
 
@@ -365,7 +428,12 @@ export function retriable(on: ReadonlySet<string>, outcome: AttemptOutcome): boo
     case 'reset':
       return on.has('reset') || on.has('5xx') || on.has('gateway-error');
     case 'timeout':
-      return on.has('5xx') || on.has('gateway-error');
+      // A per-try timeout: no response at all, which Envoy's `reset` covers ("disconnect/reset/read
+      // timeout"), and a 504 to `5xx` and `gateway-error`.
+      return on.has('reset') || on.has('5xx') || on.has('gateway-error');
+    case 'overflow':
+      // Envoy never retries a request its own circuit breaker refused.
+      return false;
   }
 }
 

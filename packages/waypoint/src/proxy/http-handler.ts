@@ -34,7 +34,10 @@ export async function handleRequest(ctx: ProxyContext, tunnel: TunnelContext, re
   const host = (rawHost ?? tunnel.bindingKey).toLowerCase();
   const method = req.method ?? 'GET';
   const record = new RequestRecord(method, req.url ?? '', host, protocol, binding?.destinationService ?? 'unknown', started);
-  res.once('close', () => record.finish(ctx, tunnel, ctx.clock.now()));
+  res.once('close', () => {
+    record.onDownstreamClose?.();
+    record.finish(ctx, tunnel, ctx.clock.now());
+  });
   const chain = binding?.http;
   if (chain === undefined) {
     localReply(res, record, 503, `${tunnel.bindingKey} is no longer bound to this waypoint`, 'NR', 'binding_removed');

@@ -4,6 +4,7 @@
  * stream went away).
  */
 import type { ProxyContext, TunnelContext } from './context.js';
+import type { Endpoint } from '../config/types.js';
 import type { Host } from '../upstream/host.js';
 import type { ClusterState } from '../upstream/cluster-state.js';
 import { namespaceOf, orUnknown, serviceParts, type HttpLabels } from '../telemetry/metrics.js';
@@ -24,6 +25,8 @@ export class RequestRecord {
   requestId: string | undefined;
   grpcStatus: string | undefined;
   path: string;
+  /** Run when the client's stream closes, before the record is written (the router's DC handling). */
+  onDownstreamClose: (() => void) | undefined;
   readonly method: string;
   readonly authority: string;
   readonly protocol: 'http1' | 'http2';
@@ -59,6 +62,7 @@ export class RequestRecord {
     const cluster = this.cluster?.config;
     const service = cluster?.serviceHost ?? this.destinationService;
     const [serviceName, serviceNamespace] = serviceParts(service);
+    const dest = destinationLabels(ep);
     const destPrincipal = ep?.transport.kind === 'hbone' ? ep.transport.identity : undefined;
     const isGrpc = this.grpcStatus !== undefined;
     const labels: HttpLabels = {
@@ -69,15 +73,16 @@ export class RequestRecord {
       source_app: tunnel.source.app,
       source_version: tunnel.source.version,
       source_cluster: tunnel.source.cluster,
-      destination_workload: orUnknown(ep?.workload?.name),
-      destination_workload_namespace: ep?.workload?.namespace ?? namespaceOf(destPrincipal),
-      destination_principal: orUnknown(destPrincipal),
-      destination_app: 'unknown',
-      destination_version: 'unknown',
+      // In Istio's order (prom-client prints labels in the order of the object's keys).
+      destination_workload: dest.destination_workload,
+      destination_workload_namespace: dest.destination_workload_namespace,
+      destination_principal: dest.destination_principal,
+      destination_app: dest.destination_app,
+      destination_version: dest.destination_version,
       destination_service: orUnknown(service),
       destination_service_name: serviceName,
       destination_service_namespace: serviceNamespace,
-      destination_cluster: 'unknown',
+      destination_cluster: dest.destination_cluster,
       request_protocol: isGrpc ? 'grpc' : 'http',
       response_code: String(this.status),
       grpc_response_status: this.grpcStatus ?? '',
@@ -108,4 +113,30 @@ export class RequestRecord {
       requestId: this.requestId,
     });
   }
+}
+
+/** The `destination_*` labels that describe the endpoint that answered (all `unknown` when none did). */
+export type DestinationLabels = Pick<
+  HttpLabels,
+  'destination_workload' | 'destination_workload_namespace' | 'destination_principal' | 'destination_app' | 'destination_version' | 'destination_cluster'
+>;
+
+/**
+ * From the endpoint as the snapshot has it: the workload and its namespace from `Endpoint.workload` (the
+ * namespace from the SPIFFE identity when the workload is not known), the principal from the HBONE
+ * identity. `destination_app`, `destination_version` and `destination_cluster` are, in Istio (and in our
+ * ztunnel), the workload's canonical name, canonical revision and cluster id (istio.workload.Workload
+ * `canonical_name`, `canonical_revision`, `cluster_id`); `Endpoint.workload` does not carry them, so they
+ * stay `unknown` until it does (proposed: `canonicalName`, `canonicalRevision`, `clusterId` there).
+ */
+export function destinationLabels(ep: Endpoint | undefined): DestinationLabels {
+  const principal = ep?.transport.kind === 'hbone' ? ep.transport.identity : undefined;
+  return {
+    destination_workload: orUnknown(ep?.workload?.name),
+    destination_workload_namespace: ep?.workload?.namespace ?? namespaceOf(principal),
+    destination_principal: orUnknown(principal),
+    destination_app: 'unknown',
+    destination_version: 'unknown',
+    destination_cluster: 'unknown',
+  };
 }

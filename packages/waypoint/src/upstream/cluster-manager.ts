@@ -9,6 +9,21 @@ import type { WaypointSnapshot } from '../config/types.js';
 import { ClusterState } from './cluster-state.js';
 import type { Connector } from './connector.js';
 import type { RandomSource } from './load-balancer.js';
+import { decayBackoff } from './outlier.js';
+
+/** One host as `/config_dump` shows it. */
+export interface HostStats {
+  readonly key: string;
+  /** Requests in flight. */
+  readonly active: number;
+  readonly ejected: boolean;
+  /** How long the current ejection still lasts (0 when in service). */
+  readonly ejectedForMs: number;
+  /** Times ejected in all. */
+  readonly ejections: number;
+  /** The ejection-time multiplier now (decays while in service). */
+  readonly backoff: number;
+}
 
 export interface ClusterManagerOptions {
   readonly connector: Connector;
@@ -59,11 +74,19 @@ export class ClusterManager {
   }
 
   /** Per cluster: counters and hosts with their ejection state (for `/config_dump` and tests). */
-  stats(): Record<string, { counters: ClusterState['counters']; hosts: { key: string; active: number; ejected: boolean; ejections: number }[] }> {
+  stats(): Record<string, { counters: ClusterState['counters']; hosts: HostStats[] }> {
     const out: ReturnType<ClusterManager['stats']> = {};
     const now = this.clock.now();
     for (const [name, s] of this.#clusters) {
-      out[name] = { counters: { ...s.counters }, hosts: s.hosts.map((h) => ({ key: h.key, active: h.active, ejected: h.isEjected(now), ejections: h.ejections })) };
+      const od = s.config.outlierDetection;
+      out[name] = {
+        counters: { ...s.counters },
+        hosts: s.hosts.map((h) => {
+          if (od !== undefined) decayBackoff(od, h, now);
+          const ejected = h.isEjected(now);
+          return { key: h.key, active: h.active, ejected, ejectedForMs: ejected ? h.ejectedUntil - now : 0, ejections: h.ejections, backoff: h.backoff };
+        }),
+      };
     }
     return out;
   }

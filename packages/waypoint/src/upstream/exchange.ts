@@ -11,6 +11,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import type { ClusterState } from './cluster-state.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
+import { resetStream } from './reset.js';
 import { addHeader, headerMapFromRaw, type HeaderMap } from '../route/headers.js';
 
 export interface RequestHead {
@@ -25,6 +26,11 @@ export interface UpstreamResponse {
   readonly status: number;
   readonly headers: HeaderMap;
   readonly body: Readable;
+  /**
+   * The head ended the response: no body, no trailers (an HTTP/2 HEADERS frame with END_STREAM, as in
+   * gRPC's trailers-only replies). Always false for HTTP/1.1.
+   */
+  readonly headOnly: boolean;
   /** The trailers, once the body has ended (undefined when there were none). */
   trailers(): HeaderMap | undefined;
 }
@@ -80,6 +86,7 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
         status: res.statusCode ?? 502,
         headers: headerMapFromRaw(res.rawHeaders),
         body: res,
+        headOnly: false,
         trailers: () => (res.rawTrailers.length === 0 ? undefined : headerMapFromRaw(res.rawTrailers)),
       });
     });
@@ -96,8 +103,9 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
     sink: req,
     response,
     reset: () => {
+      // The tunnel first, with an error: a plain destroy would let the upstream see the end of a body.
+      resetStream(socket, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`));
       req.destroy();
-      socket.destroy();
     },
   };
 }
@@ -120,12 +128,12 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
     const onEarlyClose = (): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: the stream closed before a response (RST code ${stream.rstCode ?? 'none'})`));
     stream.once('error', onError);
     stream.once('close', onEarlyClose);
-    stream.once('response', (h: IncomingHttpHeaders) => {
+    stream.once('response', (h: IncomingHttpHeaders, flags: number) => {
       stream.off('error', onError);
       stream.off('close', onEarlyClose);
       // The body's consumer handles later errors; this keeps one from being thrown meanwhile.
       stream.on('error', noop);
-      resolve({ status: Number(h[':status']), headers: fromH2Headers(h), body: stream, trailers: () => trailers });
+      resolve({ status: Number(h[':status']), headers: fromH2Headers(h), body: stream, headOnly: (flags & h2constants.NGHTTP2_FLAG_END_STREAM) !== 0, trailers: () => trailers });
     });
   });
   response.catch(noop);
@@ -133,7 +141,7 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
     host,
     sink: stream,
     response,
-    reset: () => stream.close(h2constants.NGHTTP2_CANCEL),
+    reset: () => resetStream(stream, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`)),
   };
 }
 

@@ -22,6 +22,9 @@ export type OpenStream = (host: Host) => Promise<Duplex>;
 
 const H2_SETTINGS = { initialWindowSize: 4 * 1024 * 1024, enablePush: false };
 
+/** Streams a session is assumed to take before the peer's SETTINGS say how many (RFC 9113 recommends ≥ 100). */
+const STREAMS_BEFORE_SETTINGS = 100;
+
 export class HostPool {
   readonly host: Host;
   readonly #cluster: ClusterState;
@@ -31,6 +34,9 @@ export class HostPool {
   readonly #sessions = new Set<ClientHttp2Session>();
   /** Streams open per session (ours: `state.localSettings` does not count them). */
   readonly #streams = new Map<ClientHttp2Session, number>();
+  /** The HTTP/2 session being connected, and how many requests wait for it (the opener included). */
+  #connecting: Promise<ClientHttp2Session> | undefined;
+  #connectingClaims = 0;
   #closing = false;
 
   constructor(cluster: ClusterState, host: Host, open: OpenStream) {
@@ -107,14 +113,30 @@ export class HostPool {
       for (const s of this.#sessions) {
         if (s.closed || s.destroyed) continue;
         const open = this.#streams.get(s) ?? 0;
-        const max = s.remoteSettings.maxConcurrentStreams ?? 100;
+        const max = s.remoteSettings.maxConcurrentStreams ?? STREAMS_BEFORE_SETTINGS;
         if (open < max) {
           this.#streams.set(s, open + 1);
           return s;
         }
       }
+      // Requests arriving while a session is being set up ride on it (as Envoy attaches pending streams to
+      // a connecting client), instead of each opening a connection of its own.
+      const connecting = this.#connecting;
+      if (connecting !== undefined && this.#connectingClaims < STREAMS_BEFORE_SETTINGS) {
+        this.#connectingClaims++;
+        const s = await abortable(connecting, signal);
+        this.#streams.set(s, (this.#streams.get(s) ?? 0) + 1);
+        return s;
+      }
       if (this.#cluster.reserveConnection(this)) {
-        const s = await this.#openH2();
+        const opening = this.#openH2();
+        this.#connecting = opening;
+        this.#connectingClaims = 1;
+        const clear = (): void => {
+          if (this.#connecting === opening) this.#connecting = undefined;
+        };
+        opening.then(clear, clear);
+        const s = await opening;
         this.#streams.set(s, (this.#streams.get(s) ?? 0) + 1);
         return s;
       }
@@ -166,6 +188,16 @@ export class HostPool {
     for (const s of this.#h1) s.destroy();
     for (const s of this.#sessions) s.destroy();
   }
+}
+
+/** `p`, or the signal's reason if it aborts first. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function noop(): void {}

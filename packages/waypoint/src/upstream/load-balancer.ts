@@ -3,11 +3,11 @@
  * are computed then, never per request):
  *
  * - `round-robin`: smooth weighted round robin (equal weights: plain rotation).
- * - `least-request`: the power of two choices — two random hosts, the one with fewer requests in flight
- *   (weights are not used).
+ * - `least-request`: as Envoy's: with equal weights, the power of two choices (two random hosts, the one
+ *   with fewer requests in flight); with unequal weights, weighted round robin over `weight / (active + 1)`.
  * - `random`: weighted random.
- * - `ring-hash`: a ring of at least 1,024 points, points per host in proportion to weight; the request's
- *   hash picks the first point at or after it.
+ * - `ring-hash`: a ring of at least 1,024 points, points per host in proportion to weight (a power-of-two
+ *   number per unit of weight, see `RingHash`); the request's hash picks the first point at or after it.
  * - `maglev`: a 65,537-entry Maglev table (weighted: a host takes a turn per round in proportion to its
  *   weight); the hash indexes it.
  *
@@ -92,19 +92,44 @@ class RoundRobin implements LoadBalancer {
 class LeastRequest implements LoadBalancer {
   readonly #hosts: readonly Host[];
   readonly #random: RandomSource;
+  /** Envoy's two modes: P2C when every weight is the same, else weights scaled down by load. */
+  readonly #equalWeights: boolean;
+  /** Smooth WRR current weights, by host (weighted mode). */
+  readonly #current = new Map<Host, number>();
 
   constructor(hosts: readonly Host[], random: RandomSource) {
     this.#hosts = hosts;
     this.#random = random;
+    this.#equalWeights = hosts.every((h) => h.endpoint.weight === hosts[0]!.endpoint.weight);
   }
 
   pick(now: number): Host | undefined {
     const list = candidates(this.#hosts, now);
     if (list.length <= 1) return list[0];
-    const a = list[Math.floor(this.#random() * list.length)]!;
-    let b = list[Math.floor(this.#random() * (list.length - 1))]!;
-    if (b === a) b = list[list.length - 1]!;
-    return b.active < a.active ? b : a;
+    if (this.#equalWeights) {
+      // Two distinct hosts at random; the one with fewer requests in flight (the first on a tie).
+      const a = list[Math.floor(this.#random() * list.length)]!;
+      let b = list[Math.floor(this.#random() * (list.length - 1))]!;
+      if (b === a) b = list[list.length - 1]!;
+      return b.active < a.active ? b : a;
+    }
+    // Weighted: each host's weight divided by (requests in flight + 1), Envoy's default
+    // active_request_bias of 1.0, fed to the same smooth weighted round robin as `round-robin`.
+    let total = 0;
+    let best: Host | undefined;
+    let bestWeight = -Infinity;
+    for (const h of list) {
+      const w = Math.max(1, h.endpoint.weight) / (h.active + 1);
+      total += w;
+      const cw = (this.#current.get(h) ?? 0) + w;
+      this.#current.set(h, cw);
+      if (cw > bestWeight) {
+        bestWeight = cw;
+        best = h;
+      }
+    }
+    if (best !== undefined) this.#current.set(best, bestWeight - total);
+    return best;
   }
 }
 
@@ -143,9 +168,13 @@ class RingHash implements LoadBalancer {
     this.#random = random;
     let total = 0;
     for (const h of hosts) total += Math.max(1, h.endpoint.weight);
+    // Points per unit of weight: the power of two that brings the ring to at least MIN_RING_SIZE. A host
+    // leaving then changes no other host's points (its keys alone move) unless the total weight crosses a
+    // power of two; scaling by the exact ratio, as Envoy does, would add points to every host each time.
+    const scale = 2 ** Math.max(0, Math.ceil(Math.log2(MIN_RING_SIZE / Math.max(1, total))));
     const entries: [number, Host][] = [];
     for (const h of hosts) {
-      const n = Math.max(1, Math.round((MIN_RING_SIZE * Math.max(1, h.endpoint.weight)) / total));
+      const n = Math.max(1, h.endpoint.weight) * scale;
       for (let i = 0; i < n; i++) entries.push([hash52(`${h.key}_${i}`), h]);
     }
     entries.sort((a, b) => a[0] - b[0]);

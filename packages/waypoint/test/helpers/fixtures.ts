@@ -6,13 +6,13 @@
 import type { ExecutionContext } from 'ava';
 import { EventEmitter } from 'node:events';
 import { createServer, request as h1request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { createServer as netServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { connect as h2connect, createServer as createH2Server, type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { createServer as netServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { HboneClient, HboneServer, relay } from '@ambit/mesh-core/hbone';
-import { Identity, StaticCertificateSource, createRootCa, issueWorkloadCertificate, type CaMaterial, type WorkloadCertificate } from '@ambit/mesh-core/identity';
+import { Identity, StaticCertificateSource, createRootCa, issueWorkloadCertificate, type CaMaterial, type CertificateSource, type WorkloadCertificate } from '@ambit/mesh-core/identity';
 import type { Clock } from '@ambit/mesh-core/lifecycle';
 import type {
   Binding,
@@ -176,6 +176,109 @@ export async function backend(t: ExecutionContext, handler: Handler, o: { plain?
   return { http, requests, endpoint: endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port }) };
 }
 
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+
+/** An HTTP/2 backend (h2c, prior knowledge) behind its own HBONE server; the handler gets the raw stream. */
+export interface H2Backend {
+  readonly endpoint: Endpoint;
+  readonly server: Http2Server;
+  readonly requests: { headers: IncomingHttpHeaders; body: string; trailers: IncomingHttpHeaders | undefined }[];
+  /** HTTP/2 sessions the backend accepted so far (connection reuse shows as 1). */
+  sessions: number;
+}
+
+export async function h2backend(t: ExecutionContext, handler: StreamHandler): Promise<H2Backend> {
+  const server = createH2Server();
+  const open = new Set<ServerHttp2Session>();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of open) s.destroy();
+    server.close();
+  });
+  const { certs } = await pki();
+  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
+  const bound = await hbone.listen(0, '127.0.0.1');
+  t.teardown(() => hbone.destroy());
+  const port = (server.address() as AddressInfo).port;
+  const b: H2Backend = { endpoint: endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port }), server, requests: [], sessions: 0 };
+  server.on('session', (s) => {
+    b.sessions++;
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  });
+  server.on('stream', (stream, headers) => {
+    const entry: H2Backend['requests'][number] = { headers, body: '', trailers: undefined };
+    b.requests.push(entry);
+    stream.on('trailers', (tr: IncomingHttpHeaders) => (entry.trailers = tr));
+    stream.on('data', (c: Buffer) => (entry.body += c.toString()));
+    stream.on('error', () => {});
+    handler(stream, headers);
+  });
+  return b;
+}
+
+/**
+ * A backend that speaks HTTP/1.1 and HTTP/2 (prior knowledge) on one port, as Node's servers do only over
+ * TLS: the first bytes pick the server. It answers with the protocol it saw.
+ */
+export async function dualBackend(t: ExecutionContext): Promise<Backend & { protocols: string[] }> {
+  const protocols: string[] = [];
+  const h1 = createServer((req, res) => {
+    protocols.push(`http/${req.httpVersion}`);
+    res.end(`h1 ${req.url ?? ''}`);
+  });
+  const h2 = createH2Server((req, res) => {
+    protocols.push(`http/${req.httpVersion}`);
+    res.end(`h2 ${req.url}`);
+  });
+  const sockets = new Set<Socket>();
+  const tcp = netServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.once('readable', () => {
+      const first = socket.read(3) as Buffer | null;
+      if (first === null) return socket.destroy();
+      socket.unshift(first);
+      (first.toString('latin1') === 'PRI' ? h2 : h1).emit('connection', socket);
+    });
+  });
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    tcp.close();
+  });
+  const { certs } = await pki();
+  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
+  const bound = await hbone.listen(0, '127.0.0.1');
+  t.teardown(() => hbone.destroy());
+  const port = (tcp.address() as AddressInfo).port;
+  return { http: h1, requests: [], protocols, endpoint: endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port }) };
+}
+
+/** A raw TCP backend behind its own HBONE server; `onSocket` runs per connection. */
+export async function tcpBackend(t: ExecutionContext, onSocket: (socket: Socket) => void): Promise<{ endpoint: Endpoint; connections: number }> {
+  const sockets = new Set<Socket>();
+  const out = { endpoint: endpoint(0, { kind: 'plain' }), connections: 0 };
+  const tcp = netServer({ allowHalfOpen: true }, (socket) => {
+    out.connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onSocket(socket);
+  });
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    tcp.close();
+  });
+  const { certs } = await pki();
+  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
+  const bound = await hbone.listen(0, '127.0.0.1');
+  t.teardown(() => hbone.destroy());
+  out.endpoint = endpoint((tcp.address() as AddressInfo).port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port });
+  return out;
+}
+
 export function endpoint(port: number, transport: Endpoint['transport']): Endpoint {
   return {
     ip: '127.0.0.1',
@@ -215,15 +318,15 @@ export interface Running {
 
 export async function startWaypoint(
   t: ExecutionContext,
-  snap: WaypointSnapshot,
-  o: { logger?: Logger; clock?: Clock; random?: () => number; limits?: { sniffTimeoutMs?: number; retryBufferBytes?: number } } = {},
+  snap: WaypointSnapshot | undefined,
+  o: { logger?: Logger; clock?: Clock; random?: () => number; limits?: { sniffTimeoutMs?: number; retryBufferBytes?: number }; certificates?: CertificateSource } = {},
 ): Promise<Running> {
   const { certs } = await pki();
   const snapshots = new FixedSnapshots(snap);
   const waypoint = await Waypoint.start({
     identity: waypointId,
     trustDomain: TD,
-    certificates: certs,
+    certificates: o.certificates ?? certs,
     snapshots,
     logger: o.logger ?? silent(),
     ...(o.clock === undefined ? {} : { clock: o.clock }),
@@ -249,6 +352,7 @@ export interface Reply {
   status: number;
   headers: IncomingMessage['headers'];
   body: string;
+  trailers: IncomingMessage['trailers'];
 }
 
 /** One HTTP/1.1 request over a new tunnel. */
@@ -261,7 +365,7 @@ export async function get(w: Running, path: string, o: { method?: string; header
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), trailers: res.trailers }));
       res.on('error', reject);
     });
     req.on('error', reject);
