@@ -73,7 +73,8 @@ export class Inbound {
         srcPort: clientPort(req, sourceIp),
         source: snapshot.findWorkloadByIp(sourceIp, ctx.network),
         sourceIdentity: req.peerIdentity,
-        dstIp: req.target.host,
+        // The same IP as the target's (checked above), but the session's string, not one parsed per stream.
+        dstIp: local,
         dstPort: req.target.port,
         hboneIp: local,
         hbonePort: req.localPort,
