@@ -496,6 +496,8 @@ export class HboneServer {
     stream.respond({ ':status': 200 });
     // Nothing of this function stays alive with the tunnel: the relay tells the owner when it is done.
     startRelay(stream, socket, owner);
+    // The relay listens for the stream's errors from here (a second listener would cost an array per stream).
+    stream.off('error', this.#onStreamError);
   }
 
   /** Hands an authorized tunnel to `serveTunnel` (see the option). */
