@@ -39,6 +39,11 @@ test.serial('quick mode: every path delivers and ztunnel.json has the agreed sha
   }
   t.true(typeof report.idle_conn_bytes === 'number');
   t.like(report.idle, { connections: 500, gc: true });
+  const byNode = report.idle_conn_bytes_by_node!;
+  t.deepEqual(Object.keys(byNode), ['node-a', 'node-b']);
+  t.is(report.idle_conn_bytes, Math.max(byNode['node-a']!, byNode['node-b']!));
+  t.is(report.idle_conn_bytes_both_ends, byNode['node-a']! + byNode['node-b']!);
+  for (const node of ['node-a', 'node-b']) t.true(report.idle!.heap_after[node]! > 0, `${node} reported its heap`);
   for (const node of ['node-a', 'node-b']) t.true(report.idle!.held[node]! >= 500, `${node} held every idle connection`);
   t.deepEqual(
     report.targets.map((x) => x.name),
@@ -48,6 +53,7 @@ test.serial('quick mode: every path delivers and ztunnel.json has the agreed sha
   t.regex(run.stdout, /^ztunnel p50 - direct p50 \(us\): -?[\d.]+ {2}\(target <= 150: (PASS|MISS)\)$/m);
   t.regex(run.stdout, /^ztunnel\/c-tunnel throughput: [\d.]+ {2}\(target >= 0\.6: (PASS|MISS)\)$/m);
   t.regex(run.stdout, /^idle_conn_bytes: -?\d+ {2}\(target <= 8192: (PASS|MISS)\)$/m);
+  t.regex(run.stdout, /^idle_conn_bytes_by_node: node-a -?\d+, node-b -?\d+; idle_conn_bytes_both_ends: -?\d+; idle_conn_bytes is the larger end\.$/m);
   t.deepEqual(meshNamespaces(meshRunName(run.stderr)), []);
   t.deepEqual(await leftoverProcesses(box.marker), []);
   t.deepEqual(await readdir(box.tmp), ['results'], 'temp dirs removed');

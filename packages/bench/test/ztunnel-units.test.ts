@@ -4,15 +4,16 @@ import { BenchError } from '../src/lib/errors.js';
 import { steeringRules, tunnelConfig } from '../src/ztunnel/c-tunnel.js';
 import { parseIperf } from '../src/ztunnel/iperf.js';
 import { parseZtunnelOptions } from '../src/ztunnel/options.js';
-import { formatReport, summarise, targets, type ZtunnelReport } from '../src/ztunnel/report.js';
+import { formatReport, idleConnFigures, summarise, targets, type ZtunnelReport } from '../src/ztunnel/report.js';
 
 test('options: defaults, --quick, subsets in canonical order, and precise errors', (t) => {
   const d = parseZtunnelOptions([], '/r')!;
-  t.like(d, { bulkSeconds: 10, roundTrips: 20_000, warmup: 1_000, messageSize: 1024, idleConnections: 5_000, outDir: '/r', cpuProfDir: undefined, quick: false });
+  t.like(d, { bulkSeconds: 10, roundTrips: 20_000, warmup: 1_000, messageSize: 1024, idleConnections: 5_000, outDir: '/r', cpuProfDir: undefined, heapSnapshotDir: undefined, quick: false });
   t.deepEqual(d.cases, ['direct', 'ztunnel', 'c-tunnel']);
   t.like(parseZtunnelOptions(['--quick'], '/r'), { bulkSeconds: 2, roundTrips: 2_000, idleConnections: 500 });
   t.deepEqual(parseZtunnelOptions(['--cases', 'c-tunnel,direct,direct'], '/r')!.cases, ['direct', 'c-tunnel']);
-  t.like(parseZtunnelOptions(['--idle-conns', '0', '--cpu-prof', '/p'], '/r'), { idleConnections: 0, cpuProfDir: '/p' });
+  t.like(parseZtunnelOptions(['--idle-conns', '0', '--cpu-prof', '/p'], '/r'), { idleConnections: 0, cpuProfDir: '/p', heapSnapshotDir: undefined });
+  t.like(parseZtunnelOptions(['--heap-snapshot', '/h'], '/r'), { heapSnapshotDir: '/h' });
   t.is(parseZtunnelOptions(['--help'], '/r'), undefined);
   for (const [args, msg] of [
     [['--seconds', '0'], /--seconds must be an integer >= 1, got "0"/],
@@ -67,18 +68,64 @@ test('targets: PASS and MISS against the same run, n/a without a baseline; the t
     targets(cases.slice(0, 1), null).map((x) => x.met),
     [null, null, null],
   );
+  const idle = {
+    connections: 10,
+    rss_before: {},
+    rss_after: {},
+    bytes_per_conn: { 'node-a': 5000, 'node-b': 4000 },
+    heap_before: {},
+    heap_after: {},
+    heap_bytes_per_conn: { 'node-a': 3000, 'node-b': 2500 },
+    held: { 'node-a': 10, 'node-b': 10 },
+    gc: true,
+  };
   const report: ZtunnelReport = {
     cases,
-    idle_conn_bytes: 9000,
+    ...idleConnFigures(idle),
     suite: 'ztunnel',
     started_at: 'now',
     config: { bulk_seconds: 10, round_trips: 100, message_size: 1024, idle_connections: 10, quick: false, node: 'v20', cpus: 2, load_average_at_start: [1, 1, 1], load_average_at_end: [2, 2, 2] },
-    idle: { connections: 10, rss_before: {}, rss_after: {}, bytes_per_conn: { 'node-a': 5000, 'node-b': 4000 }, held: { 'node-a': 10, 'node-b': 10 }, gc: true },
-    targets: got,
+    idle,
+    targets: targets(cases, 5000),
   };
   const text = formatReport(report);
   t.regex(text, /^ztunnel +400\.0 +170\.0 +340\.0 +0\.54 +50\.0$/m);
   t.regex(text, /^ztunnel p50 - direct p50 \(us\): 140 {2}\(target <= 150: PASS\)$/m);
-  t.regex(text, /^idle_conn_bytes: 9000 {2}\(target <= 8192: MISS\)$/m);
-  t.regex(text, /RSS growth per connection node-a 5000, node-b 4000 bytes, each measured after a GC/);
+  t.regex(text, /^idle_conn_bytes: 5000 {2}\(target <= 8192: PASS\)$/m);
+  t.regex(text, /RSS growth per connection node-a 5000, node-b 4000 bytes, each measured after a GC; of which V8 heap node-a 3000, node-b 2500\./);
+  t.regex(text, /^idle_conn_bytes_by_node: node-a 5000, node-b 4000; idle_conn_bytes_both_ends: 9000; idle_conn_bytes is the larger end\.$/m);
+});
+
+test('idle_conn_bytes is the larger end; each end and the sum are kept; all null without a measurement', (t) => {
+  const idle = (perConn: Record<string, number>) => ({
+    connections: 5000,
+    rss_before: {},
+    rss_after: {},
+    bytes_per_conn: perConn,
+    heap_before: {},
+    heap_after: {},
+    heap_bytes_per_conn: {},
+    held: {},
+    gc: true,
+  });
+  t.deepEqual(idleConnFigures(idle({ 'node-a': 10531, 'node-b': 5758 })), {
+    idle_conn_bytes: 10531,
+    idle_conn_bytes_by_node: { 'node-a': 10531, 'node-b': 5758 },
+    idle_conn_bytes_both_ends: 16289,
+  });
+  t.is(idleConnFigures(idle({ 'node-a': 3000, 'node-b': 7000 })).idle_conn_bytes, 7000);
+  const none = { idle_conn_bytes: null, idle_conn_bytes_by_node: null, idle_conn_bytes_both_ends: null };
+  t.deepEqual(idleConnFigures(null), none);
+  t.deepEqual(idleConnFigures(idle({})), none);
+  const text = formatReport({
+    cases: [],
+    ...none,
+    suite: 'ztunnel',
+    started_at: 'now',
+    config: { bulk_seconds: 1, round_trips: 1, message_size: 1, idle_connections: 0, quick: true, node: 'v20', cpus: 2, load_average_at_start: [0, 0, 0], load_average_at_end: [0, 0, 0] },
+    idle: null,
+    targets: targets([], null),
+  });
+  t.notRegex(text, /idle_conn_bytes_by_node/);
+  t.regex(text, /^idle_conn_bytes: n\/a {2}\(target <= 8192: n\/a\)$/m);
 });

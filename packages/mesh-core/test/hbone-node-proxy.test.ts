@@ -220,6 +220,68 @@ test('a client gone while the upstream was connecting is reported closed, and th
   t.true(upstreams[0]!.destroyed);
 });
 
+test('connectUpstream may name the tunnel’s owner: told once with the bytes, and onTunnelClosed is not called', async (t) => {
+  const echo = await backend(t);
+  const told: RelayResult[] = [];
+  const viaCallback: RelayResult[] = [];
+  const server = new HboneServer({
+    identity: serverId,
+    certificates: await sources(),
+    trustDomain: TRUST_DOMAIN,
+    connectUpstream: async (r) => {
+      const socket = netConnect(r.target.port, r.target.host);
+      await once(socket, 'connect');
+      return { socket, owner: { relayDone: (result: RelayResult) => told.push(result) } };
+    },
+    onTunnelClosed: (_r, result) => viaCallback.push(result),
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.destroy());
+  const client = await startClient(t);
+  const s = await client.connect({ source: clientId, destination: `127.0.0.1:${port}`, expectedIdentities: [serverId], authority: `127.0.0.1:${echo.port}` });
+  s.end('owned');
+  t.is((await readAll(s)).toString(), 'owned');
+  await waitFor(() => told.length === 1);
+  t.deepEqual(told, [{ aToB: 5, bToA: 5 }]);
+  t.deepEqual(viaCallback, []);
+});
+
+test('an owner named by connectUpstream is told when the client left while the upstream was connecting', async (t) => {
+  const echo = await backend(t);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let connecting!: () => void;
+  const started = new Promise<void>((resolve) => (connecting = resolve));
+  const told: RelayResult[] = [];
+  let upstream: Socket | undefined;
+  const server = new HboneServer({
+    identity: serverId,
+    certificates: await sources(),
+    trustDomain: TRUST_DOMAIN,
+    connectUpstream: async (r) => {
+      connecting();
+      await gate;
+      upstream = netConnect(r.target.port, r.target.host);
+      await once(upstream, 'connect');
+      return { socket: upstream, owner: { relayDone: (result: RelayResult) => told.push(result) } };
+    },
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.destroy());
+  const client = await startClient(t);
+  const pending = client.connect({ source: clientId, destination: `127.0.0.1:${port}`, expectedIdentities: [serverId], authority: `127.0.0.1:${echo.port}` });
+  pending.catch(() => {});
+  await started;
+  client.destroy();
+  await t.throwsAsync(pending, { instanceOf: HboneError });
+  await waitFor(() => server.stats().streams === 0);
+  release();
+  await waitFor(() => told.length === 1);
+  t.like(told[0], { aToB: 0, bToA: 0 });
+  t.regex(told[0]!.error!.message, /closed the tunnel before the upstream connected/);
+  t.true(upstream!.destroyed);
+});
+
 test('netServer can be listened by the caller; close() closes it', async (t) => {
   const echo = await backend(t);
   const server = new HboneServer({ identity: serverId, certificates: await sources(), trustDomain: TRUST_DOMAIN });

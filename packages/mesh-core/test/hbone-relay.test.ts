@@ -6,7 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { BATCH_MIN_CHUNK, RELAY_BUFFER_LIMIT, relay } from '../src/hbone/relay.js';
+import { BATCH_MIN_CHUNK, RELAY_BUFFER_LIMIT, relay, startRelay, type RelayResult } from '../src/hbone/relay.js';
 
 /** A duplex whose readable side the test feeds with push() and whose writable side swallows everything. */
 function source(): Duplex {
@@ -197,4 +197,91 @@ test('a destination with a high-water mark above the limit pauses its source at 
     await turn();
   }
   t.false(src.isPaused());
+});
+
+test('startRelay tells its owner once, after both sides closed, with the bytes each way', async (t) => {
+  const { socket, received, ended } = await sink(t);
+  const src = source();
+  const results: RelayResult[] = [];
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  startRelay(src, socket, {
+    relayDone(result) {
+      results.push(result);
+      done();
+    },
+  });
+  await turn();
+  src.push(Buffer.alloc(3000, 1));
+  src.push(null);
+  await ended;
+  t.is(received().length, 3000);
+  // The far end answers our FIN with its own; the relay ends the source's writable side and both close.
+  await finished;
+  await turn();
+  t.deepEqual(results, [{ aToB: 3000, bToA: 0 }]);
+});
+
+test('an error on one side resets the other and is the result’s error', async (t) => {
+  const { socket } = await sink(t);
+  const src = source();
+  const done = relay(src, socket);
+  await turn();
+  src.destroy(new Error('boom'));
+  const result = await done;
+  t.is(result.error?.message, 'boom');
+  t.true(socket.destroyed);
+});
+
+test('a stream that closed before the relay started is noticed (and the relay still finishes)', async (t) => {
+  const { socket } = await sink(t);
+  const src = source();
+  src.destroy();
+  await once(src, 'close');
+  const result = await relay(src, socket);
+  t.is(result.error?.message, 'the first side of the tunnel closed before finishing');
+  t.true(socket.destroyed);
+});
+
+test('relays share their listeners: nothing but the relay object is made per relay', async (t) => {
+  const one = await sink(t);
+  const two = await sink(t);
+  const [srcOne, srcTwo] = [source(), source()];
+  startRelay(srcOne, one.socket, { relayDone() {} });
+  startRelay(srcTwo, two.socket, { relayDone() {} });
+  t.teardown(() => {
+    srcOne.destroy();
+    srcTwo.destroy();
+  });
+  for (const event of ['data', 'end', 'error', 'close']) {
+    const a = srcOne.listeners(event);
+    const b = srcTwo.listeners(event);
+    t.is(a.length, 1, event);
+    t.is(a[0], b[0], `the same ${event} listener on both relays' sources`);
+  }
+  t.is(one.socket.listeners('drain').at(-1), two.socket.listeners('drain').at(-1));
+  t.is(srcOne.listeners('drain')[0], one.socket.listeners('drain').at(-1), 'one drain listener for both directions');
+});
+
+test('bulk chunks of several relays in one loop turn: each socket is uncorked at the end of the turn, one writev each', async (t) => {
+  const sinks = [await sink(t), await sink(t), await sink(t)];
+  const srcs = sinks.map(() => source());
+  const counts = sinks.map((s) => countWrites(s.socket));
+  for (const [i, s] of sinks.entries()) void relay(srcs[i]!, s.socket);
+  await turn();
+  const payload = Buffer.alloc(3 * BATCH_MIN_CHUNK, 5);
+  for (const src of srcs) {
+    src.push(payload.subarray(0, BATCH_MIN_CHUNK));
+    src.push(payload.subarray(BATCH_MIN_CHUNK));
+  }
+  for (const s of sinks) t.is(s.socket.writableCorked, 1);
+  await turn();
+  for (const [i, s] of sinks.entries()) {
+    t.is(s.socket.writableCorked, 0, `sink ${i} uncorked`);
+    t.deepEqual(counts[i], { write: 0, writev: 1, chunksInWritev: 2 });
+  }
+  for (const src of srcs) src.push(null);
+  await Promise.all(sinks.map((s) => s.ended));
+  for (const s of sinks) t.true(s.received().equals(payload));
+  for (const src of srcs) src.destroy();
 });

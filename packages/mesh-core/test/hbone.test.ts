@@ -42,3 +42,21 @@ test('HTTP/2 windows: both ends apply their stream and connection windows (defau
     await readAll(tunnel);
   }
 });
+
+test('an open tunnel keeps nothing of its request: Node’s copy of the headers, the origin and the async resource are dropped', async (t) => {
+  const echo = await backend(t);
+  const { addr } = await startServer(t);
+  const client = await startClient(t);
+  const req = { source: clientId, destination: addr, expectedIdentities: [serverId], authority: `127.0.0.1:${echo.port}`, forwardedFor: '10.0.0.1:4000', traceparent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-00' };
+  const tunnel = (await client.connect(req)) as ClientHttp2Stream;
+  t.true(tunnel.sentHeaders === undefined, 'the sent headers are gone');
+  const dropped = Object.getOwnPropertySymbols(tunnel).filter((s) => ['sent-headers', 'origin', 'requestAsyncResource'].includes(s.description ?? ''));
+  t.is(dropped.length, 3, 'Node still names the three fields this way (if not, nothing is dropped: update forgetRequest)');
+  for (const s of dropped) t.is((tunnel as unknown as Record<symbol, unknown>)[s], undefined, String(s.description));
+  // The tunnel works as before, and a second one on the same connection too.
+  const second = await client.connect(req);
+  tunnel.end('one');
+  second.end('two');
+  t.is((await readAll(tunnel)).toString(), 'one');
+  t.is((await readAll(second)).toString(), 'two');
+});

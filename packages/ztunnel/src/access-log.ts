@@ -13,7 +13,7 @@
  * Fields that are not known are left out rather than written as empty strings.
  */
 import type { Logger } from '@ambit/mesh-core/telemetry';
-import type { ConnectionRecord, ResponseFlag } from './proxy/record.js';
+import { formatAddress, type ConnectionRecord, type ResponseFlag } from './proxy/record.js';
 
 /** How a connection ended. */
 export interface ConnectionOutcome {
@@ -27,7 +27,7 @@ export interface ConnectionOutcome {
 
 /** The fields of an access-log line (exported for tests and for the admin's view). */
 export function accessLogFields(record: ConnectionRecord, outcome: ConnectionOutcome): Record<string, string | number> {
-  const f: Record<string, string | number> = { 'src.addr': record.srcAddr };
+  const f: Record<string, string | number> = { 'src.addr': formatAddress(record.srcIp, record.srcPort) };
   const src = record.source;
   if (src !== undefined) {
     f['src.workload'] = src.name;
@@ -36,8 +36,8 @@ export function accessLogFields(record: ConnectionRecord, outcome: ConnectionOut
     f['src.namespace'] = record.sourceIdentity.namespace;
   }
   if (record.sourceIdentity !== undefined) f['src.identity'] = record.sourceIdentity.uri;
-  f['dst.addr'] = record.dstAddr;
-  if (record.hboneAddr !== undefined) f['dst.hbone_addr'] = record.hboneAddr;
+  f['dst.addr'] = formatAddress(record.dstIp, record.dstPort);
+  if (record.hboneIp !== undefined) f['dst.hbone_addr'] = formatAddress(record.hboneIp, record.hbonePort);
   if (record.service !== undefined) f['dst.service'] = record.service.hostname;
   const dst = record.destination;
   if (dst !== undefined) {

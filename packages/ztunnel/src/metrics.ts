@@ -86,8 +86,27 @@ export function tcpLabels(record: ConnectionRecord): TcpLabels {
   };
 }
 
+/**
+ * Label sets kept for sharing at most; past it the table starts again (connections keep the sets they hold).
+ * prom-client keeps a series per set anyway, so this is far above any mesh's real count.
+ */
+export const MAX_SHARED_LABEL_SETS = 10_000;
+
+/** A label set as one string: the values in TCP_LABEL_NAMES order (no value holds a control character). */
+function labelKey(labels: TcpLabels): string {
+  let key = '';
+  for (const name of TCP_LABEL_NAMES) key += `${labels[name]}\u0001`;
+  return key;
+}
+
 /** The four TCP counters. */
 export class ProxyMetrics {
+  /**
+   * One frozen label object per distinct set. Every connection keeps its labels until it closes (the closed
+   * counters need them), and connections between the same two workloads have the same set: sharing the
+   * object makes holding it free per connection.
+   */
+  readonly #labelSets = new Map<string, Readonly<TcpLabels>>();
   readonly #opened: Counter<TcpLabelName>;
   readonly #closed: Counter<TcpLabelName>;
   readonly #sent: Counter<TcpLabelName>;
@@ -102,12 +121,29 @@ export class ProxyMetrics {
     this.#received = new Counter({ name: 'istio_tcp_received_bytes_total', help: 'Bytes sent back from the destination to the source of TCP connections', labelNames, registers });
   }
 
-  opened(labels: TcpLabels): void {
+  /** The labels of `record`'s connection (`response_flags` `-`), shared with every connection that has the same. */
+  labelsOf(record: ConnectionRecord): Readonly<TcpLabels> {
+    const labels = tcpLabels(record);
+    const key = labelKey(labels);
+    const shared = this.#labelSets.get(key);
+    if (shared !== undefined) return shared;
+    if (this.#labelSets.size >= MAX_SHARED_LABEL_SETS) this.#labelSets.clear();
+    const frozen = Object.freeze(labels);
+    this.#labelSets.set(key, frozen);
+    return frozen;
+  }
+
+  /** Label sets currently shared (for tests and diagnostics). */
+  get sharedLabelSets(): number {
+    return this.#labelSets.size;
+  }
+
+  opened(labels: Readonly<TcpLabels>): void {
     this.#opened.inc(labels);
   }
 
   /** The connection ended with `flag` after `sent` bytes to the destination and `received` back. */
-  closed(labels: TcpLabels, flag: ResponseFlag, sent: number, received: number): void {
+  closed(labels: Readonly<TcpLabels>, flag: ResponseFlag, sent: number, received: number): void {
     const final = flag === labels.response_flags ? labels : { ...labels, response_flags: flag };
     this.#closed.inc(final);
     // Counted even when zero, so that every closed connection's series exists for both byte counters.

@@ -3,7 +3,7 @@ import test from 'ava';
 import { Registry } from 'prom-client';
 import { Identity } from '@ambit/mesh-core/identity';
 import { AccessLog, accessLogFields } from '../src/access-log.js';
-import { ProxyMetrics, tcpLabels } from '../src/metrics.js';
+import { MAX_SHARED_LABEL_SETS, ProxyMetrics, tcpLabels } from '../src/metrics.js';
 import { baggageOf, newTraceparent } from '../src/proxy/headers.js';
 import type { ConnectionRecord } from '../src/proxy/record.js';
 import { capturingLogger, service, workload } from './fixtures/resources.js';
@@ -20,11 +20,14 @@ const webService = service('web', ['10.96.0.1'], 'shop');
 function outbound(): ConnectionRecord {
   return {
     direction: 'outbound',
-    srcAddr: '10.0.0.1:4000',
+    srcIp: '10.0.0.1',
+    srcPort: 4000,
     source: client,
     sourceIdentity: client.identity,
-    dstAddr: '10.96.0.1:80',
-    hboneAddr: '10.0.1.1:15008',
+    dstIp: '10.96.0.1',
+    dstPort: 80,
+    hboneIp: '10.0.1.1',
+    hbonePort: 15008,
     destination: web,
     destinationIdentity: web.identity,
     service: webService,
@@ -60,11 +63,14 @@ test('what is not known is "unknown"; a workload without a workload name goes by
   const bare = workload('bare-pod', { ns: 'legacy', ips: ['10.0.2.2'] });
   const labels = tcpLabels({
     direction: 'inbound',
-    srcAddr: '10.0.9.9:1',
+    srcIp: '10.0.9.9',
+    srcPort: 1,
     source: undefined,
     sourceIdentity: undefined,
-    dstAddr: '10.0.2.2:80',
-    hboneAddr: undefined,
+    dstIp: '10.0.2.2',
+    dstPort: 80,
+    hboneIp: undefined,
+    hbonePort: 0,
     destination: bare,
     destinationIdentity: undefined,
     service: undefined,
@@ -107,6 +113,31 @@ test('the counters: opened with "-", closed with the final flag, bytes added onc
   t.regex(text, /# HELP istio_tcp_sent_bytes_total Bytes sent from the source to the destination/);
 });
 
+test('label sets are shared: connections with the same labels hold one frozen object; the table is bounded', (t) => {
+  const metrics = new ProxyMetrics(new Registry());
+  const first = metrics.labelsOf(outbound());
+  const second = metrics.labelsOf({ ...outbound(), srcPort: 4001, dstIp: '10.96.0.2' });
+  t.is(first, second, 'addresses are no labels: the same set');
+  t.true(Object.isFrozen(first));
+  t.deepEqual(first, tcpLabels(outbound()));
+  const inbound = metrics.labelsOf({ ...outbound(), direction: 'inbound' });
+  t.not(inbound, first);
+  t.is(inbound.reporter, 'destination');
+  t.is(metrics.labelsOf({ ...outbound(), service: undefined }).destination_service, 'unknown');
+  t.is(metrics.sharedLabelSets, 3);
+  for (let i = 0; i < MAX_SHARED_LABEL_SETS; i++) metrics.labelsOf({ ...outbound(), sourceIdentity: new Identity('cluster.local', 'shop', `sa-${i}`), source: undefined });
+  t.true(metrics.sharedLabelSets <= MAX_SHARED_LABEL_SETS, `${metrics.sharedLabelSets} sets kept`);
+  t.deepEqual(metrics.labelsOf(outbound()), first, 'a set dropped with the table is made again, equal');
+});
+
+test('IPv6 addresses are bracketed in the access log', (t) => {
+  const fields = accessLogFields(
+    { ...outbound(), srcIp: 'fd00::1', srcPort: 4000, dstIp: 'fd00::2', dstPort: 80, hboneIp: 'fd00::3', hbonePort: 15008 },
+    { sent: 0, received: 0, durationMs: 0, flag: '-' },
+  );
+  t.like(fields, { 'src.addr': '[fd00::1]:4000', 'dst.addr': '[fd00::2]:80', 'dst.hbone_addr': '[fd00::3]:15008' });
+});
+
 test('access-log fields: ztunnel’s dotted names, unknown ones left out', (t) => {
   t.deepEqual(accessLogFields(outbound(), { sent: 12, received: 34, durationMs: 5.6, flag: '-' }), {
     'src.addr': '10.0.0.1:4000',
@@ -126,7 +157,7 @@ test('access-log fields: ztunnel’s dotted names, unknown ones left out', (t) =
   });
   const peer = new Identity('cluster.local', 'other', 'sa');
   const fields = accessLogFields(
-    { ...outbound(), direction: 'inbound', source: undefined, sourceIdentity: peer, hboneAddr: undefined, service: undefined, destinationIdentity: undefined },
+    { ...outbound(), direction: 'inbound', source: undefined, sourceIdentity: peer, hboneIp: undefined, service: undefined, destinationIdentity: undefined },
     { sent: 0, received: 0, durationMs: 0, flag: 'DENY', error: 'denied by policy shop/x' },
   );
   t.like(fields, { 'src.namespace': 'other', 'src.identity': peer.uri, response_flags: 'DENY', error: 'denied by policy shop/x' });

@@ -1,11 +1,15 @@
 /**
  * Makes a Node process collect its garbage, from outside: run in the process's network namespace as
- * `node --experimental-websocket gc-client.js <inspector port>` after the process got SIGUSR1 (which opens its
- * inspector on 127.0.0.1). It sends `HeapProfiler.collectGarbage` over the inspector protocol, prints
- * {"gc":"done"} once the process answered, and exits 0; or prints {"error":"…"} and exits 1.
+ * `node --experimental-websocket gc-client.js <inspector port> [snapshot file]` after the process got
+ * SIGUSR1 (which opens its inspector on 127.0.0.1). It sends `HeapProfiler.collectGarbage` over the
+ * inspector protocol, then reads the heap in use (`Runtime.getHeapUsage`) and, when a file is named, writes
+ * a heap snapshot there (`HeapProfiler.takeHeapSnapshot`; open it in Chrome DevTools, Memory tab). It prints
+ * {"gc":"done","heap_used":<bytes>} and exits 0; or prints {"error":"…"} and exits 1.
  *
  * Used to measure a ztunnel's resident memory without garbage in it, with no debugging hook in ztunnel.
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
+
 interface InspectorTarget {
   readonly webSocketDebuggerUrl?: string;
 }
@@ -19,9 +23,19 @@ interface MinimalWebSocket {
   close(): void;
 }
 
+interface InspectorMessage {
+  readonly id?: number;
+  readonly method?: string;
+  readonly params?: { readonly chunk?: string };
+  readonly result?: { readonly usedSize?: number };
+  readonly error?: { readonly message?: string };
+}
+
 const emit = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
 const port = Number(process.argv[2]);
-const DEADLINE_MS = 20_000;
+const snapshotFile = process.argv[3];
+/** A snapshot of a process holding thousands of connections takes a while on a loaded machine. */
+const DEADLINE_MS = snapshotFile === undefined ? 20_000 : 180_000;
 
 function fail(message: string): never {
   emit({ error: message });
@@ -48,13 +62,46 @@ async function targetUrl(): Promise<string> {
 const WebSocketClass = (globalThis as unknown as { WebSocket?: new (url: string) => MinimalWebSocket }).WebSocket;
 if (WebSocketClass === undefined) fail('no WebSocket client: run with node --experimental-websocket');
 const ws = new WebSocketClass(await targetUrl());
-ws.onerror = () => fail('the inspector connection failed');
-ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
-ws.onmessage = (event) => {
-  const message = JSON.parse(String(event.data)) as { id?: number; error?: { message?: string } };
-  if (message.id !== 1) return;
-  if (message.error) fail(`collectGarbage: ${message.error.message ?? 'failed'}`);
-  emit({ gc: 'done' });
+const GC = 1;
+const HEAP = 2;
+const SNAPSHOT = 3;
+let heapUsed = 0;
+let out: WriteStream | undefined;
+
+function finish(): void {
+  emit({ gc: 'done', heap_used: heapUsed });
   ws.close();
   process.exit(0);
+}
+
+ws.onerror = () => fail('the inspector connection failed');
+ws.onopen = () => ws.send(JSON.stringify({ id: GC, method: 'HeapProfiler.collectGarbage' }));
+ws.onmessage = (event) => {
+  const message = JSON.parse(String(event.data)) as InspectorMessage;
+  if (message.method === 'HeapProfiler.addHeapSnapshotChunk') {
+    out?.write(message.params?.chunk ?? '');
+    return;
+  }
+  if (message.error) fail(`inspector request ${String(message.id)}: ${message.error.message ?? 'failed'}`);
+  switch (message.id) {
+    case undefined:
+      return;
+    case GC:
+      ws.send(JSON.stringify({ id: HEAP, method: 'Runtime.getHeapUsage' }));
+      return;
+    case HEAP:
+      heapUsed = message.result?.usedSize ?? 0;
+      if (snapshotFile === undefined) {
+        finish();
+        return;
+      }
+      out = createWriteStream(snapshotFile);
+      out.on('error', (err) => fail(`writing ${snapshotFile}: ${err.message}`));
+      ws.send(JSON.stringify({ id: SNAPSHOT, method: 'HeapProfiler.takeHeapSnapshot', params: { reportProgress: false } }));
+      return;
+    case SNAPSHOT:
+      out!.end(finish);
+      return;
+    default:
+  }
 };

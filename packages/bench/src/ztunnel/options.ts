@@ -22,6 +22,8 @@ export interface ZtunnelBenchOptions {
   readonly iperf3: string;
   /** Where the ztunnels write `--cpu-prof` profiles; undefined: no profiling. */
   readonly cpuProfDir: string | undefined;
+  /** Where heap snapshots of both ztunnels are written before and with the idle connections; undefined: none. */
+  readonly heapSnapshotDir: string | undefined;
   readonly quick: boolean;
 }
 
@@ -39,6 +41,8 @@ ztunnel's memory per idle proxied connection.
   --idle-conns N      idle connections held through the mesh (default 5000; 0 skips it)
   --cases LIST        comma-separated subset of ${CASE_NAMES.join(',')} (default all)
   --cpu-prof DIR      run the ztunnels with --cpu-prof, profiles written to DIR when they exit
+  --heap-snapshot DIR write heap snapshots of both ztunnels to DIR, before and with the idle connections
+                      (after the RSS readings; they take a while)
   --out DIR           directory for ztunnel.json (default <repo>/bench-results)
   --stunnel PATH      stunnel binary (default stunnel4)
   --iperf3 PATH       iperf3 binary (default iperf3)
@@ -57,6 +61,7 @@ export function parseZtunnelOptions(args: readonly string[], defaultOutDir: stri
       'idle-conns': { type: 'string' },
       cases: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      'heap-snapshot': { type: 'string' },
       out: { type: 'string' },
       stunnel: { type: 'string', default: 'stunnel4' },
       iperf3: { type: 'string', default: 'iperf3' },
@@ -68,6 +73,7 @@ export function parseZtunnelOptions(args: readonly string[], defaultOutDir: stri
   const quick = v.quick;
   const roundTrips = int('--round-trips', v['round-trips'], 1) ?? (quick ? 2_000 : 20_000);
   const cpuProf = v['cpu-prof'];
+  const heapSnapshot = v['heap-snapshot'];
   return {
     bulkSeconds: int('--seconds', v.seconds, 1) ?? (quick ? 2 : 10),
     roundTrips,
@@ -79,6 +85,7 @@ export function parseZtunnelOptions(args: readonly string[], defaultOutDir: stri
     stunnel: v.stunnel,
     iperf3: v.iperf3,
     cpuProfDir: cpuProf === undefined ? undefined : path.resolve(cpuProf),
+    heapSnapshotDir: heapSnapshot === undefined ? undefined : path.resolve(heapSnapshot),
     quick,
   };
 }

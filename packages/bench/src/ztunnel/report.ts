@@ -30,6 +30,10 @@ export interface IdleResult {
   readonly rss_after: Readonly<Record<string, number>>;
   /** Growth per connection on each node: node-a holds the client side, node-b the server side. */
   readonly bytes_per_conn: Readonly<Record<string, number>>;
+  /** V8 heap in use (after the same GCs) before and with every connection open, and its growth per connection. */
+  readonly heap_before: Readonly<Record<string, number>>;
+  readonly heap_after: Readonly<Record<string, number>>;
+  readonly heap_bytes_per_conn: Readonly<Record<string, number>>;
   /** Connections each ztunnel's data path reported holding. */
   readonly held: Readonly<Record<string, number>>;
   readonly gc: boolean;
@@ -37,8 +41,15 @@ export interface IdleResult {
 
 export interface ZtunnelReport {
   readonly cases: CaseResult[];
-  /** Both ztunnels' RSS growth per idle proxied connection (the two ends together); null when not measured. */
+  /**
+   * RSS growth per idle proxied connection of the worst ztunnel: the larger of the two ends (each ztunnel
+   * holds every connection, so this is what one ztunnel needs per connection); null when not measured.
+   */
   readonly idle_conn_bytes: number | null;
+  /** Each ztunnel's growth per connection: node-a the client side, node-b the server side. */
+  readonly idle_conn_bytes_by_node: Readonly<Record<string, number>> | null;
+  /** The two ends together (what the mesh as a whole spends per connection). */
+  readonly idle_conn_bytes_both_ends: number | null;
   readonly suite: 'ztunnel';
   readonly started_at: string;
   readonly config: {
@@ -88,6 +99,17 @@ export function summarise(raw: CaseRaw): CaseResult {
   };
 }
 
+/** The per-connection figures of the report from the idle measurement (all null without one). */
+export function idleConnFigures(idle: IdleResult | null): Pick<ZtunnelReport, 'idle_conn_bytes' | 'idle_conn_bytes_by_node' | 'idle_conn_bytes_both_ends'> {
+  const values = idle === null ? [] : Object.values(idle.bytes_per_conn);
+  if (idle === null || values.length === 0) return { idle_conn_bytes: null, idle_conn_bytes_by_node: null, idle_conn_bytes_both_ends: null };
+  return {
+    idle_conn_bytes: Math.max(...values),
+    idle_conn_bytes_by_node: { ...idle.bytes_per_conn },
+    idle_conn_bytes_both_ends: values.reduce((a, b) => a + b, 0),
+  };
+}
+
 /** The issue's three targets. */
 export function targets(cases: readonly CaseResult[], idleConnBytes: number | null): Target[] {
   const get = (name: CaseName): CaseResult | undefined => cases.find((c) => c.case === name);
@@ -107,6 +129,12 @@ function fmt(n: number | null, digits: number): string {
   return n === null ? '-' : n.toFixed(digits);
 }
 
+function perNodeText(m: Readonly<Record<string, number>>): string {
+  return Object.entries(m)
+    .map(([node, b]) => `${node} ${b.toFixed(0)}`)
+    .join(', ');
+}
+
 /** The table, the idle measurement and the target lines, as printed at the end of a run. */
 export function formatReport(report: ZtunnelReport): string {
   const widths = [10, 9, 9, 9, 10, 8];
@@ -124,12 +152,16 @@ export function formatReport(report: ZtunnelReport): string {
   );
   const idle = report.idle;
   if (idle) {
-    const per = Object.entries(idle.bytes_per_conn)
-      .map(([node, b]) => `${node} ${b.toFixed(0)}`)
-      .join(', ');
     rows.push(
-      `idle: ${idle.connections} connections held through the mesh (held: ${Object.entries(idle.held).map(([n, h]) => `${n} ${h}`).join(', ')}); ` +
-        `RSS growth per connection ${per} bytes${idle.gc ? ', each measured after a GC' : ''}.`,
+      `idle: ${idle.connections} connections held through the mesh (held: ${perNodeText(idle.held)}); ` +
+        `RSS growth per connection ${perNodeText(idle.bytes_per_conn)} bytes${idle.gc ? ', each measured after a GC' : ''}; ` +
+        `of which V8 heap ${perNodeText(idle.heap_bytes_per_conn)}.`,
+    );
+  }
+  if (report.idle_conn_bytes_by_node !== null) {
+    rows.push(
+      `idle_conn_bytes_by_node: ${perNodeText(report.idle_conn_bytes_by_node)}; idle_conn_bytes_both_ends: ${report.idle_conn_bytes_both_ends}; ` +
+        'idle_conn_bytes is the larger end.',
     );
   }
   rows.push('');

@@ -11,8 +11,9 @@
  * Per path: iperf3 for `--seconds` (one stream), then the C load generator's ping-pong; the path's proxies'
  * CPU is read from /proc around the bulk run, their peak RSS after. Then, through the ztunnels, `idle_conn_bytes`:
  * each ztunnel is made to collect garbage (over its inspector, opened by SIGUSR1), its RSS read, N idle
- * connections opened and held, garbage collected again and RSS read again; the growth of both ztunnels
- * together, divided by N.
+ * connections opened and held, garbage collected again and RSS read again; per ztunnel, the growth divided by
+ * N. `idle_conn_bytes` is the larger of the two (the worst ztunnel: what one needs per connection it holds);
+ * the report keeps each end and their sum too.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,7 +35,7 @@ import { CLIENT_POD, PORTS, SERVER_IP, SERVER_POD, startZtunnelBenchMesh } from 
 import { startCTunnel } from './c-tunnel.js';
 import { runIperf } from './iperf.js';
 import { ZTUNNEL_USAGE, parseZtunnelOptions, type CaseName, type ZtunnelBenchOptions } from './options.js';
-import { formatReport, summarise, targets, type CaseRaw, type IdleResult, type ZtunnelReport } from './report.js';
+import { formatReport, idleConnFigures, summarise, targets, type CaseRaw, type IdleResult, type ZtunnelReport } from './report.js';
 
 const IDLE_APP = fileURLToPath(new URL('./idle-app.js', import.meta.url));
 const GC_CLIENT = fileURLToPath(new URL('./gc-client.js', import.meta.url));
@@ -70,6 +71,7 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ambit-bench-'));
   cleanup.defer(() => rm(tmpDir, { recursive: true, force: true }));
   if (options.cpuProfDir !== undefined) await mkdir(options.cpuProfDir, { recursive: true });
+  if (options.heapSnapshotDir !== undefined) await mkdir(options.heapSnapshotDir, { recursive: true });
 
   log('starting the mesh: control plane, a ztunnel per node (namespace bench not enrolled)');
   const mesh = await startZtunnelBenchMesh(cleanup, options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]);
@@ -121,13 +123,15 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
     const through = (await meshOpened(mesh)) - before;
     if (through < 3) throw new BenchError('BENCH_ERR_PATH', `ztunnel: node-b's ztunnel reports ${through} connection(s) from the client; the traffic did not go through the mesh`);
   }
-  const idle = wantIdle ? await measureIdle(mesh, options.idleConnections, ctx) : null;
+  const idle = wantIdle ? await measureIdle(mesh, options.idleConnections, options.heapSnapshotDir, ctx) : null;
 
   const cases = options.cases.map((c) => summarise(raws.get(c)!));
-  const idleConnBytes = idle === null ? null : Math.round(Object.values(idle.bytes_per_conn).reduce((a, b) => a + b, 0));
+  const perConn = idleConnFigures(idle);
   return {
     cases,
-    idle_conn_bytes: idleConnBytes,
+    idle_conn_bytes: perConn.idle_conn_bytes,
+    idle_conn_bytes_by_node: perConn.idle_conn_bytes_by_node,
+    idle_conn_bytes_both_ends: perConn.idle_conn_bytes_both_ends,
     suite: 'ztunnel',
     started_at: startedAt,
     config: {
@@ -142,7 +146,7 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
       load_average_at_end: os.loadavg().map((l) => Math.round(l * 100) / 100),
     },
     idle,
-    targets: targets(cases, idleConnBytes),
+    targets: targets(cases, perConn.idle_conn_bytes),
   };
 }
 
@@ -163,13 +167,20 @@ function meshOpened(mesh: LocalMesh): Promise<number> {
   return ztunnelOpenedFrom(mesh, 'node-b', 'client');
 }
 
-async function measureIdle(mesh: LocalMesh, count: number, ctx: SuiteContext): Promise<IdleResult> {
+async function measureIdle(mesh: LocalMesh, count: number, snapshotDir: string | undefined, ctx: SuiteContext): Promise<IdleResult> {
   const { cleanup, signal, log } = ctx;
   checkAborted(signal);
   log(`idle connections: a GC in each ztunnel, then ${count} connections opened and held`);
   const rss = async (): Promise<Record<string, number>> => Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await readRssBytes(mesh.ztunnel(n).pid)] as const)));
-  await Promise.all(NODES.map((n) => collectGarbage(mesh, n, ctx)));
+  const gcAll = async (): Promise<Record<string, number>> => Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await collectGarbage(mesh, n, undefined, ctx)] as const)));
+  // After the RSS reading (serialising a snapshot grows the process for a while), one node at a time.
+  const snapshots = async (phase: string): Promise<void> => {
+    if (snapshotDir === undefined) return;
+    for (const n of NODES) await collectGarbage(mesh, n, path.join(snapshotDir, `${n}-${phase}.heapsnapshot`), ctx);
+  };
+  const heapBefore = await gcAll();
   const before = await rss();
+  await snapshots('before');
 
   const opened = new LineWaiter<Record<string, unknown>>((line) => {
     const event = JSON.parse(line) as Record<string, unknown>;
@@ -188,22 +199,34 @@ async function measureIdle(mesh: LocalMesh, count: number, ctx: SuiteContext): P
   }
   // Let the last connections' set-up garbage become garbage, then collect it.
   await sleep(1_000);
-  await Promise.all(NODES.map((n) => collectGarbage(mesh, n, ctx)));
+  const heapAfter = await gcAll();
   const after = await rss();
+  await snapshots('after');
   await client.stop();
   const perConn = Object.fromEntries(NODES.map((n) => [n, Math.round((after[n]! - before[n]!) / count)]));
-  log(`idle: RSS growth per connection ${NODES.map((n) => `${n} ${perConn[n]} B`).join(', ')}`);
-  return { connections: count, rss_before: before, rss_after: after, bytes_per_conn: perConn, held, gc: true };
+  const heapPerConn = Object.fromEntries(NODES.map((n) => [n, Math.round((heapAfter[n]! - heapBefore[n]!) / count)]));
+  log(`idle: RSS growth per connection ${NODES.map((n) => `${n} ${perConn[n]} B (heap ${heapPerConn[n]} B)`).join(', ')}`);
+  return { connections: count, rss_before: before, rss_after: after, bytes_per_conn: perConn, heap_before: heapBefore, heap_after: heapAfter, heap_bytes_per_conn: heapPerConn, held, gc: true };
 }
 
-/** Opens `node`'s ztunnel's inspector (SIGUSR1) and has it collect garbage (gc-client.ts, in the node's namespace). */
-async function collectGarbage(mesh: LocalMesh, node: string, ctx: SuiteContext): Promise<void> {
+/**
+ * Opens `node`'s ztunnel's inspector (SIGUSR1) and has it collect garbage (gc-client.ts, in the node's
+ * namespace), writing a heap snapshot to `snapshot` when given. Resolves with the heap in use after the GC.
+ */
+async function collectGarbage(mesh: LocalMesh, node: string, snapshot: string | undefined, ctx: SuiteContext): Promise<number> {
   process.kill(mesh.ztunnel(node).pid, 'SIGUSR1');
   const [ip, ...prefix] = launcher(mesh, node);
-  const { exit, child } = await runToExit('gc-client', ip!, [...prefix, process.execPath, '--experimental-websocket', '--no-warnings', GC_CLIENT, String(INSPECTOR_PORT)], {
+  const args = [...prefix, process.execPath, '--experimental-websocket', '--no-warnings', GC_CLIENT, String(INSPECTOR_PORT), ...(snapshot === undefined ? [] : [snapshot])];
+  const { exit, child, stdout } = await runToExit('gc-client', ip!, args, {
     cleanup: ctx.cleanup,
-    timeoutMs: 30_000,
+    timeoutMs: snapshot === undefined ? 30_000 : 200_000,
     signal: ctx.signal,
   });
   if (exit.code !== 0) throw new BenchError('BENCH_ERR_CHILD', `making the ztunnel on ${node} collect garbage failed: ${child.describeExit()}`);
+  const done = stdout
+    .split('\n')
+    .map((l) => JSON.parse(l) as { gc?: string; heap_used?: unknown })
+    .find((e) => e.gc === 'done');
+  if (typeof done?.heap_used !== 'number') throw new BenchError('BENCH_ERR_CHILD', `the gc client for ${node} reported no heap size: ${stdout}`);
+  return done.heap_used;
 }

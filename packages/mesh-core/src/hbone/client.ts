@@ -317,6 +317,24 @@ function classify(err: Error & { code?: string }, phase: 'tcp' | 'tls' | 'h2', d
   return new HboneError(code, `HBONE connection to ${destination} failed during ${phase} setup: ${err.message}`, { cause: err });
 }
 
+/**
+ * What Node keeps of a request for the stream's whole life, by the descriptions of its private symbols
+ * (`lib/internal/http2/core.js`): the headers as sent (a dictionary object with our `forwarded`,
+ * `traceparent` and `:authority` strings, ~0.4 KB), the origin string made from them (read only on a 421
+ * response) and the async resource the response events are emitted in. A tunnel's response is its last
+ * header block, so none of them is read again; a proxy holding thousands of idle tunnels drops them.
+ * `sentHeaders` is then undefined. If a Node version names them differently, nothing is dropped (a test
+ * notices), nothing breaks.
+ */
+const REQUEST_STATE = new Set(['sent-headers', 'origin', 'requestAsyncResource']);
+let requestSymbols: symbol[] | undefined;
+
+function forgetRequest(stream: ClientHttp2Stream): void {
+  requestSymbols ??= Object.getOwnPropertySymbols(stream).filter((s) => s.description !== undefined && REQUEST_STATE.has(s.description));
+  const fields = stream as unknown as Record<symbol, unknown>;
+  for (const s of requestSymbols) fields[s] = undefined;
+}
+
 /** Waits for the CONNECT response on a new stream; settles once and then takes its listeners off. */
 class ResponseWait {
   readonly done: Promise<ClientHttp2Stream>;
@@ -345,6 +363,7 @@ class ResponseWait {
     const status = Number(headers[':status']);
     this.#finish();
     if (status === 200) {
+      forgetRequest(this.#stream);
       this.#resolve(this.#stream);
       return;
     }

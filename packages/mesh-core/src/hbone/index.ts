@@ -1,9 +1,9 @@
 export { HboneServer } from './server.js';
-export type { ConnectionAddresses, HboneServerOptions, InboundTunnelRequest, TunnelDecision, TunnelRefusal } from './server.js';
+export type { ConnectionAddresses, HboneServerOptions, InboundTunnelRequest, TunnelDecision, TunnelRefusal, UpstreamConnection } from './server.js';
 export { HboneClient } from './client.js';
 export type { HboneClientOptions, HboneDialer, OutboundTunnelRequest } from './client.js';
-export { relay } from './relay.js';
-export type { RelayResult } from './relay.js';
+export { relay, startRelay } from './relay.js';
+export type { RelayOwner, RelayResult } from './relay.js';
 export { HboneError } from './errors.js';
 export type { HboneErrorCode, ResponseFlag } from './errors.js';
 export {

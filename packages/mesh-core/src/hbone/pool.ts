@@ -48,7 +48,8 @@ export class PooledConnection {
   }
 
   track(stream: ClientHttp2Stream): void {
-    stream.once('close', this.release);
+    // on, not once: 'close' comes once anyway, and once() wraps the listener in three objects per stream.
+    stream.on('close', this.release);
   }
 
   readonly release = (): void => {

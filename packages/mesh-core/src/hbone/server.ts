@@ -13,7 +13,7 @@
  * The same hand-over happens after the handshake: the TLS server verifies ALPN and the client's SPIFFE ID
  * first and only then gives the socket to the HTTP/2 server, so a refused client never gets an HTTP/2 byte.
  */
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, Socket, type AddressInfo, type Server as NetServer } from 'node:net';
 import {
   constants as h2constants,
   createServer as createH2Server,
@@ -31,7 +31,7 @@ import { MESH_ALPN, authenticatedClient, serverTlsOptions } from '../tls/index.j
 import { headerValue, parseAuthority } from './headers.js';
 import { Keepalive } from './keepalive.js';
 import { HboneError } from './errors.js';
-import { relay, type RelayResult } from './relay.js';
+import { startRelay, type RelayOwner, type RelayResult } from './relay.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_KEEPALIVE,
@@ -80,6 +80,16 @@ export interface InboundTunnelRequest {
   localPort: number;
 }
 
+/**
+ * What `connectUpstream` may resolve with instead of a bare socket: the socket and the object to tell when the
+ * tunnel has closed (instead of `onTunnelClosed`). The server then keeps nothing of the request while the
+ * tunnel is open — a proxy holding thousands of idle tunnels keeps its own small record of each as `owner`.
+ */
+export interface UpstreamConnection {
+  readonly socket: Socket;
+  readonly owner: RelayOwner;
+}
+
 /** A refusal with its status: 400 (bad request), 401 (denied) or 503 (no such target). */
 export interface TunnelRefusal {
   readonly status: 400 | 401 | 503;
@@ -108,11 +118,16 @@ export interface HboneServerOptions {
    * answers 401 (fail closed) and is logged.
    */
   authorize?: (req: InboundTunnelRequest) => TunnelDecision | Promise<TunnelDecision>;
-  /** Opens the upstream socket; a rejection answers 503. Default: TCP to the target (see `connectUpstream`). */
-  connectUpstream?: (req: InboundTunnelRequest) => Promise<Socket>;
   /**
-   * Called once for every tunnel whose upstream was connected, when both sides have closed, with the bytes
-   * relayed (`aToB`: client to upstream) and the reason it broke, if it did. A throw is logged.
+   * Opens the upstream socket; a rejection answers 503. Default: TCP to the target (see `connectUpstream`).
+   * Resolving with an `UpstreamConnection` names the tunnel's own owner, told (`relayDone`) when it closes,
+   * in place of `onTunnelClosed`; the owner must not throw.
+   */
+  connectUpstream?: (req: InboundTunnelRequest) => Promise<Socket | UpstreamConnection>;
+  /**
+   * Called once for every tunnel whose upstream was connected (as a bare socket), when both sides have
+   * closed, with the bytes relayed (`aToB`: client to upstream) and the reason it broke, if it did. A throw
+   * is logged.
    */
   onTunnelClosed?: (req: InboundTunnelRequest, result: RelayResult) => void;
   /**
@@ -149,7 +164,7 @@ export class HboneServer {
   readonly #certificates: CertificateSource;
   readonly #trustDomain: string;
   readonly #authorize: HboneServerOptions['authorize'];
-  readonly #connectUpstream: (req: InboundTunnelRequest) => Promise<Socket>;
+  readonly #connectUpstream: (req: InboundTunnelRequest) => Promise<Socket | UpstreamConnection>;
   readonly #onTunnelClosed: HboneServerOptions['onTunnelClosed'];
   readonly #serveTunnel: HboneServerOptions['serveTunnel'];
   readonly #log: Logger;
@@ -409,7 +424,8 @@ export class HboneServer {
   readonly #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
     stream.on('error', this.#onStreamError);
     this.#streams++;
-    stream.once('close', this.#onStreamClose);
+    // on, not once: 'close' comes once anyway, and once() wraps the listener in three objects per stream.
+    stream.on('close', this.#onStreamClose);
     const info = this.#sessions.get(stream.session as ServerHttp2Session);
     if (!info) {
       stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
@@ -462,26 +478,26 @@ export class HboneServer {
       this.#serve(stream, req, this.#serveTunnel);
       return;
     }
-    let upstream: Socket;
+    let upstream: Socket | UpstreamConnection;
     try {
       upstream = await this.#connectUpstream(req);
     } catch (err) {
       this.#refuse(stream, 503, `upstream unreachable: ${(err as Error).message}`, req);
       return;
     }
+    const socket = upstream instanceof Socket ? upstream : upstream.socket;
+    const owner = upstream instanceof Socket ? new TunnelEnd(this.#log, req, this.#onTunnelClosed) : upstream.owner;
     if (stream.destroyed || stream.closed) {
       // The client gave up while we were connecting.
-      upstream.destroy();
-      this.#closed(req, { aToB: 0, bToA: 0, error: new HboneError('HBONE_ERR_STREAM', 'the client closed the tunnel before the upstream connected') });
+      socket.destroy();
+      owner.relayDone({ aToB: 0, bToA: 0, error: new HboneError('HBONE_ERR_STREAM', 'the client closed the tunnel before the upstream connected') });
       return;
     }
     stream.respond({ ':status': 200 });
-    const result = await relay(stream, upstream);
-    this.#log.debug(
-      { 'src.identity': req.peerIdentity.uri, 'dst.addr': req.authority, bytes_recv: result.aToB, bytes_sent: result.bToA, error: result.error?.message },
-      'HBONE tunnel closed',
-    );
-    this.#closed(req, result);
+    // Nothing of this function stays alive with the tunnel: the relay tells the owner when it is done.
+    startRelay(stream, socket, owner);
+    // The relay listens for the stream's errors from here (a second listener would cost an array per stream).
+    stream.off('error', this.#onStreamError);
   }
 
   /** Hands an authorized tunnel to `serveTunnel` (see the option). */
@@ -497,15 +513,6 @@ export class HboneServer {
     }
   }
 
-  #closed(req: InboundTunnelRequest, result: RelayResult): void {
-    if (this.#onTunnelClosed === undefined) return;
-    try {
-      this.#onTunnelClosed(req, result);
-    } catch (err) {
-      this.#log.error({ err, 'dst.addr': req.authority }, 'onTunnelClosed threw');
-    }
-  }
-
   /** Answers a non-200 and ends the stream both ways, so a client that keeps sending is stopped. */
   #refuse(stream: ServerHttp2Stream, status: 400 | 401 | 503, reason: string, req?: InboundTunnelRequest): void {
     this.#log.info({ status, reason, 'src.identity': req?.peerIdentity.uri, 'dst.addr': req?.authority }, 'HBONE CONNECT refused');
@@ -513,6 +520,33 @@ export class HboneServer {
     stream.respond({ ':status': status }, { endStream: true });
     // RST_STREAM(NO_ERROR) after the response (RFC 9113 8.1): discard whatever the client still sends.
     stream.close(h2constants.NGHTTP2_NO_ERROR);
+  }
+}
+
+/** The end of a tunnel whose upstream came as a bare socket: logged, and passed on to `onTunnelClosed`. */
+class TunnelEnd implements RelayOwner {
+  readonly #log: Logger;
+  readonly #req: InboundTunnelRequest;
+  readonly #onTunnelClosed: HboneServerOptions['onTunnelClosed'];
+
+  constructor(log: Logger, req: InboundTunnelRequest, onTunnelClosed: HboneServerOptions['onTunnelClosed']) {
+    this.#log = log;
+    this.#req = req;
+    this.#onTunnelClosed = onTunnelClosed;
+  }
+
+  relayDone(result: RelayResult): void {
+    const req = this.#req;
+    this.#log.debug(
+      { 'src.identity': req.peerIdentity.uri, 'dst.addr': req.authority, bytes_recv: result.aToB, bytes_sent: result.bToA, error: result.error?.message },
+      'HBONE tunnel closed',
+    );
+    if (this.#onTunnelClosed === undefined) return;
+    try {
+      this.#onTunnelClosed(req, result);
+    } catch (err) {
+      this.#log.error({ err, 'dst.addr': req.authority }, 'onTunnelClosed threw');
+    }
   }
 }
 

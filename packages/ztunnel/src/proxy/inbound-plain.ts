@@ -8,11 +8,9 @@
  * client's own address (a transparent dial) and tracked, so that a policy change can close them.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { relay } from '@ambit/mesh-core/hbone';
 import { describeDecision } from '../authz/index.js';
+import { ProxiedConnection, ignoreError } from './connection.js';
 import { addressOf, localWorkload, unmapped, type ProxyContext } from './context.js';
-import { describeClose, flagOfClose, type CloseReason, type TrackedConnection } from './connection-manager.js';
-import { ConnectionTelemetry, describeError } from './telemetry.js';
 
 export class InboundPlain {
   readonly server: Server;
@@ -20,86 +18,63 @@ export class InboundPlain {
 
   constructor(ctx: ProxyContext) {
     this.#ctx = ctx;
-    this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => void this.#serve(socket));
+    this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => this.#serve(socket));
   }
 
-  async #serve(client: Socket): Promise<void> {
+  #serve(client: Socket): void {
     const ctx = this.#ctx;
     const started = ctx.monotonicNow();
-    client.on('error', noop);
+    client.on('error', ignoreError);
     const srcIp = unmapped(client.remoteAddress ?? '');
+    const srcPort = client.remotePort ?? 0;
     const dstIp = unmapped(client.localAddress ?? '');
     const port = client.localPort ?? 0;
     const snapshot = ctx.state.current;
     const workload = localWorkload(ctx, snapshot, dstIp);
     if (workload === undefined) {
-      ctx.logger.warn({ 'src.addr': addressOf(srcIp, client.remotePort), 'dst.addr': addressOf(dstIp, port) }, 'plaintext inbound connection to an address that is no local mesh workload; reset');
+      ctx.logger.warn({ 'src.addr': addressOf(srcIp, srcPort), 'dst.addr': addressOf(dstIp, port) }, 'plaintext inbound connection to an address that is no local mesh workload; reset');
       client.resetAndDestroy();
       return;
     }
-    const telemetry = new ConnectionTelemetry(
+    const conn = new ProxiedConnection(
       ctx,
       {
         direction: 'inbound',
-        srcAddr: addressOf(srcIp, client.remotePort),
+        srcIp,
+        srcPort,
         source: snapshot.findWorkloadByIp(srcIp, ctx.network),
         sourceIdentity: undefined,
-        dstAddr: addressOf(dstIp, port),
-        hboneAddr: undefined,
+        dstIp,
+        dstPort: port,
+        hboneIp: undefined,
+        hbonePort: 0,
         destination: workload,
         destinationIdentity: workload.identity,
         service: undefined,
         security: 'none',
       },
+      client,
       started,
     );
     const decision = ctx.authorizer.check(snapshot, { source: { identity: undefined, ip: srcIp }, destination: { workload, ip: dstIp, port } });
     if (!decision.allowed) {
       client.resetAndDestroy();
-      telemetry.finish('DENY', 0, 0, describeDecision(decision));
+      conn.finish('DENY', 0, 0, describeDecision(decision));
       return;
     }
+    conn.track();
+    void this.#connect(conn, srcIp, dstIp, port);
+  }
 
-    let upstream: Socket | undefined;
-    let closed: CloseReason | undefined;
-    // Read through a function: `closed` is set from the close callback, which flow analysis does not see.
-    const closedBy = (): CloseReason | undefined => closed;
-    const tracked: TrackedConnection = {
-      direction: 'inbound',
-      authorizedAs: { sourceIdentity: undefined, sourceIp: srcIp, workloadUid: workload.uid, destinationIp: dstIp, port },
-      close: (reason) => {
-        closed = reason;
-        client.resetAndDestroy();
-        upstream?.destroy();
-      },
-    };
-    ctx.connections.add(tracked);
+  /** Connects the pod and hands over to the relay; this function's frame does not outlive the set-up. */
+  async #connect(conn: ProxiedConnection, srcIp: string, dstIp: string, port: number): Promise<void> {
+    let upstream: Socket;
     try {
-      try {
-        upstream = await ctx.dialer.dial(srcIp, { host: dstIp, port });
-      } catch (err) {
-        if (!client.destroyed) client.resetAndDestroy();
-        const by = closedBy();
-        // Closed by the manager meanwhile: that is the reason, not the failure it caused.
-        if (by !== undefined) telemetry.finish(flagOfClose(by), 0, 0, describeClose(by));
-        else telemetry.finish('CONNECT', 0, 0, describeError(err));
-        return;
-      }
-      const early = closedBy();
-      if (early !== undefined) {
-        // Closed (policy, drain) while the pod was being connected.
-        upstream.destroy();
-        telemetry.finish(flagOfClose(early), 0, 0, describeClose(early));
-        return;
-      }
-      const result = await relay(client, upstream);
-      const by = closedBy();
-      if (by !== undefined) telemetry.finish(flagOfClose(by), result.aToB, result.bToA, describeClose(by));
-      else telemetry.finish('-', result.aToB, result.bToA, result.error === undefined ? undefined : describeError(result.error));
-    } finally {
-      ctx.connections.delete(tracked);
+      upstream = await this.#ctx.dialer.dial(srcIp, { host: dstIp, port });
+    } catch (err) {
+      conn.setupFailed(err, 'CONNECT');
+      return;
     }
+    conn.relayTo(upstream);
   }
 }
-
-function noop(): void {}

@@ -18,15 +18,12 @@
  * Each tunnel is tracked until it closes, so a policy change can close it (`ConnectionManager.recheck`).
  */
 import type { Socket } from 'node:net';
-import { HboneServer, parseForwardedFor, type InboundTunnelRequest, type TunnelDecision } from '@ambit/mesh-core/hbone';
-import type { RelayResult } from '@ambit/mesh-core/hbone';
+import { HboneServer, parseForwardedFor, type InboundTunnelRequest, type TunnelDecision, type UpstreamConnection } from '@ambit/mesh-core/hbone';
 import type { Identity } from '@ambit/mesh-core/identity';
 import { describeDecision } from '../authz/index.js';
-import { addressOf, localWorkload, unmapped, type ProxyContext } from './context.js';
-import { describeClose, flagOfClose, type CloseReason, type TrackedConnection } from './connection-manager.js';
-import type { ConnectionRecord } from './record.js';
-import { formatHostPort } from './route.js';
-import { ConnectionTelemetry, describeError } from './telemetry.js';
+import { ProxiedConnection } from './connection.js';
+import { localWorkload, unmapped, type ProxyContext } from './context.js';
+import { describeError } from './telemetry.js';
 
 /** Settings of the HBONE server that are not the context's. */
 export interface InboundOptions {
@@ -34,17 +31,11 @@ export interface InboundOptions {
   readonly http2?: { streamWindowSize: number; connectionWindowSize: number; maxFrameSize: number };
 }
 
-interface Tunnel {
-  readonly telemetry: ConnectionTelemetry;
-  readonly tracked: TrackedConnection;
-  upstream: Socket | undefined;
-  closedBy: CloseReason | undefined;
-}
-
 export class Inbound {
   readonly server: HboneServer;
   readonly #ctx: ProxyContext;
-  readonly #tunnels = new WeakMap<InboundTunnelRequest, Tunnel>();
+  /** From authorization to the upstream's connect; the request, and so the entry, is dropped after that. */
+  readonly #pending = new WeakMap<InboundTunnelRequest, ProxiedConnection>();
 
   constructor(ctx: ProxyContext, options: InboundOptions) {
     this.#ctx = ctx;
@@ -54,7 +45,6 @@ export class Inbound {
       trustDomain: options.trustDomain,
       authorize: (req) => this.#authorize(req),
       connectUpstream: (req) => this.#connect(req),
-      onTunnelClosed: (req, result) => this.#closed(req, result),
       logger: ctx.logger,
       ...(options.http2 === undefined ? {} : { http2: options.http2 }),
     });
@@ -75,79 +65,67 @@ export class Inbound {
     const workload = localWorkload(ctx, snapshot, req.target.host);
     if (workload === undefined) return { status: 503, reason: `${req.target.host} is not a workload on this node` };
     const sourceIp = unmapped(req.remoteAddress);
-    const record: ConnectionRecord = {
-      direction: 'inbound',
-      srcAddr: clientAddress(req, sourceIp),
-      source: snapshot.findWorkloadByIp(sourceIp, ctx.network),
-      sourceIdentity: req.peerIdentity,
-      dstAddr: formatHostPort(req.target.host, req.target.port),
-      hboneAddr: addressOf(local, req.localPort),
-      destination: workload,
-      destinationIdentity: req.identity,
-      service: undefined,
-      security: 'mutual_tls',
-    };
-    const telemetry = new ConnectionTelemetry(ctx, record, started);
+    const conn = new ProxiedConnection(
+      ctx,
+      {
+        direction: 'inbound',
+        srcIp: sourceIp,
+        srcPort: clientPort(req, sourceIp),
+        source: snapshot.findWorkloadByIp(sourceIp, ctx.network),
+        sourceIdentity: req.peerIdentity,
+        // The same IP as the target's (checked above), but the session's string, not one parsed per stream.
+        dstIp: local,
+        dstPort: req.target.port,
+        hboneIp: local,
+        hbonePort: req.localPort,
+        destination: workload,
+        destinationIdentity: req.identity,
+        service: undefined,
+        security: 'mutual_tls',
+      },
+      undefined,
+      started,
+    );
     const decision = ctx.authorizer.check(snapshot, {
       source: { identity: req.peerIdentity, ip: sourceIp },
       destination: { workload, ip: req.target.host, port: req.target.port },
     });
     if (!decision.allowed) {
-      telemetry.finish('DENY', 0, 0, describeDecision(decision));
+      conn.finish('DENY', 0, 0, describeDecision(decision));
       return false;
     }
-    const tunnel: Tunnel = {
-      telemetry,
-      upstream: undefined,
-      closedBy: undefined,
-      tracked: {
-        direction: 'inbound',
-        authorizedAs: { sourceIdentity: req.peerIdentity, sourceIp, workloadUid: workload.uid, destinationIp: req.target.host, port: req.target.port },
-        close: (reason) => {
-          tunnel.closedBy = reason;
-          // The relay sees the upstream go and resets the HBONE stream: the client learns the tunnel broke.
-          tunnel.upstream?.destroy();
-        },
-      },
-    };
-    this.#tunnels.set(req, tunnel);
+    this.#pending.set(req, conn);
     return true;
   }
 
-  async #connect(req: InboundTunnelRequest): Promise<Socket> {
-    const tunnel = this.#tunnels.get(req)!;
+  /**
+   * Delivers to the pod from the peer's address. The connection object is the tunnel's owner: the server
+   * relays and tells it when done, and keeps nothing of the request meanwhile.
+   */
+  async #connect(req: InboundTunnelRequest): Promise<UpstreamConnection> {
+    const conn = this.#pending.get(req)!;
+    this.#pending.delete(req);
     let upstream: Socket;
     try {
       upstream = await this.#ctx.dialer.dial(unmapped(req.remoteAddress), req.target);
     } catch (err) {
-      tunnel.telemetry.finish('CONNECT', 0, 0, describeError(err));
+      conn.finish('CONNECT', 0, 0, describeError(err));
       throw err;
     }
-    tunnel.upstream = upstream;
-    this.#ctx.connections.add(tunnel.tracked);
-    return upstream;
-  }
-
-  #closed(req: InboundTunnelRequest, result: RelayResult): void {
-    const tunnel = this.#tunnels.get(req);
-    if (tunnel === undefined) return;
-    this.#ctx.connections.delete(tunnel.tracked);
-    const by = tunnel.closedBy;
-    if (by !== undefined) {
-      tunnel.telemetry.finish(flagOfClose(by), result.aToB, result.bToA, describeClose(by));
-    } else {
-      tunnel.telemetry.finish('-', result.aToB, result.bToA, result.error === undefined ? undefined : describeError(result.error));
-    }
+    // Tracked from here (the relay starts next), so a policy change or the drain can close it.
+    conn.upstreamConnected(upstream);
+    return { socket: upstream, owner: conn };
   }
 }
 
-/** `forwarded`'s client address when it names the TCP source's IP (it then carries the client's own port). */
-function clientAddress(req: InboundTunnelRequest, sourceIp: string): string {
+/** `forwarded`'s client port when it names the TCP source's IP (it then carries the client's own port); else the TCP peer's. */
+function clientPort(req: InboundTunnelRequest, sourceIp: string): number {
   const forwarded = parseForwardedFor(req.forwarded);
   if (forwarded !== undefined) {
     const colon = forwarded.lastIndexOf(':');
     const host = colon > 0 ? forwarded.slice(0, colon).replace(/^\[|\]$/g, '') : forwarded;
-    if (host === sourceIp) return forwarded;
+    const port = colon > 0 ? Number(forwarded.slice(colon + 1)) : NaN;
+    if (host === sourceIp && Number.isInteger(port) && port > 0 && port <= 65_535) return port;
   }
-  return addressOf(sourceIp, req.remotePort);
+  return req.remotePort;
 }

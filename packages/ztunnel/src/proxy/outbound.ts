@@ -16,16 +16,16 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { relay, type HboneClient } from '@ambit/mesh-core/hbone';
+import type { HboneClient } from '@ambit/mesh-core/hbone';
 import type { Identity } from '@ambit/mesh-core/identity';
 import { addressOf, localWorkload, unmapped, type ProxyContext } from './context.js';
-import { describeClose, type CloseReason, type TrackedConnection } from './connection-manager.js';
+import { ProxiedConnection, ignoreError } from './connection.js';
 import { CertificateWaitError } from './errors.js';
 import { baggageOf, newTraceparent } from './headers.js';
 import type { Workload } from '../state/model.js';
 import type { ConnectionRecord } from './record.js';
 import { formatHostPort, routeOutbound, type OutboundRoute } from './route.js';
-import { ConnectionTelemetry, describeError, flagOf } from './telemetry.js';
+import { describeError } from './telemetry.js';
 
 export class Outbound {
   /** The server the capture listener (or a test) listens; connections are served as they are accepted. */
@@ -36,73 +36,47 @@ export class Outbound {
   constructor(ctx: ProxyContext, hbone: HboneClient) {
     this.#ctx = ctx;
     this.#hbone = hbone;
-    this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => void this.#serve(socket));
+    this.server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => this.#serve(socket));
   }
 
-  async #serve(client: Socket): Promise<void> {
+  #serve(client: Socket): void {
     const ctx = this.#ctx;
     const started = ctx.monotonicNow();
-    client.on('error', noop);
+    client.on('error', ignoreError);
     const srcIp = unmapped(client.remoteAddress ?? '');
-    const srcAddr = addressOf(client.remoteAddress, client.remotePort);
+    const srcPort = client.remotePort ?? 0;
     const destination = { host: unmapped(client.localAddress ?? ''), port: client.localPort ?? 0 };
     const snapshot = ctx.state.current;
     const source = localWorkload(ctx, snapshot, srcIp);
     if (source === undefined) {
-      ctx.logger.warn({ 'src.addr': srcAddr, 'dst.addr': addressOf(destination.host, destination.port) }, 'outbound connection from an address that is no local mesh workload; reset');
+      ctx.logger.warn({ 'src.addr': addressOf(srcIp, srcPort), 'dst.addr': addressOf(destination.host, destination.port) }, 'outbound connection from an address that is no local mesh workload; reset');
       client.resetAndDestroy();
       return;
     }
     const route = routeOutbound(snapshot, source, destination, { network: ctx.network, random: ctx.random, hbonePort: ctx.hbonePort });
-    const telemetry = new ConnectionTelemetry(ctx, recordOf(route, srcAddr, source.identity, source, addressOf(destination.host, destination.port)), started);
+    const conn = new ProxiedConnection(ctx, recordOf(route, srcIp, srcPort, source, destination.host, destination.port), client, started);
     if (route.kind === 'refused') {
       client.resetAndDestroy();
-      telemetry.finish('CONNECT', 0, 0, route.reason);
+      conn.finish('CONNECT', 0, 0, route.reason);
       return;
     }
-
-    let upstream: Duplex | undefined;
-    let closed: CloseReason | undefined;
-    // Read through a function: `closed` is set from the close callback, which flow analysis does not see.
-    const closedBy = (): CloseReason | undefined => closed;
-    const tracked: TrackedConnection = {
-      direction: 'outbound',
-      authorizedAs: undefined,
-      close: (reason) => {
-        closed = reason;
-        client.resetAndDestroy();
-        upstream?.destroy();
-      },
-    };
-    ctx.connections.add(tracked);
-    try {
-      try {
-        upstream = route.kind === 'hbone' ? await this.#tunnel(route, source, srcIp, srcAddr) : await ctx.dialer.dial(srcIp, route.target);
-      } catch (err) {
-        if (!client.destroyed) client.resetAndDestroy();
-        const by = closedBy();
-        // Closed by the manager meanwhile: that is the reason, not the failure it caused.
-        if (by !== undefined) telemetry.finish('-', 0, 0, describeClose(by));
-        else telemetry.finish(flagOf(err), 0, 0, describeError(err));
-        return;
-      }
-      const early = closedBy();
-      if (early !== undefined) {
-        // Closed (drain) while the upstream was being connected.
-        upstream.destroy();
-        telemetry.finish('-', 0, 0, describeClose(early));
-        return;
-      }
-      const result = await relay(client, upstream);
-      const by = closedBy();
-      const error = by !== undefined ? describeClose(by) : result.error === undefined ? undefined : describeError(result.error);
-      telemetry.finish('-', result.aToB, result.bToA, error);
-    } finally {
-      ctx.connections.delete(tracked);
-    }
+    conn.track();
+    void this.#connect(conn, route, source, client);
   }
 
-  async #tunnel(route: Extract<OutboundRoute, { kind: 'hbone' }>, source: Workload, srcIp: string, srcAddr: string): Promise<Duplex> {
+  /** Connects the upstream and hands over to the relay; this function's frame does not outlive the set-up. */
+  async #connect(conn: ProxiedConnection, route: Exclude<OutboundRoute, { kind: 'refused' }>, source: Workload, client: Socket): Promise<void> {
+    let upstream: Duplex;
+    try {
+      upstream = route.kind === 'hbone' ? await this.#tunnel(route, source, conn.srcIp, client) : await this.#ctx.dialer.dial(conn.srcIp, route.target);
+    } catch (err) {
+      conn.setupFailed(err);
+      return;
+    }
+    conn.relayTo(upstream);
+  }
+
+  async #tunnel(route: Extract<OutboundRoute, { kind: 'hbone' }>, source: Workload, srcIp: string, client: Socket): Promise<Duplex> {
     await waitForCertificate(this.#ctx, source.identity);
     return await this.#hbone.connect({
       source: source.identity,
@@ -110,45 +84,31 @@ export class Outbound {
       destination: formatHostPort(route.hbone.host, route.hbone.port),
       expectedIdentities: route.expectedIdentities,
       authority: route.authority,
-      forwardedFor: srcAddr,
+      forwardedFor: addressOf(srcIp, client.remotePort),
       baggage: baggageOf(source),
       traceparent: newTraceparent(),
     });
   }
 }
 
-function noop(): void {}
-
-function recordOf(route: OutboundRoute, srcAddr: string, sourceIdentity: Identity, source: ConnectionRecord['source'], dstAddr: string): ConnectionRecord {
-  switch (route.kind) {
-    case 'hbone':
-      return {
-        direction: 'outbound',
-        srcAddr,
-        source,
-        sourceIdentity,
-        dstAddr,
-        hboneAddr: formatHostPort(route.hbone.host, route.hbone.port),
-        destination: route.workload,
-        destinationIdentity: route.workload.identity,
-        service: route.service,
-        security: 'mutual_tls',
-      };
-    case 'passthrough':
-    case 'refused':
-      return {
-        direction: 'outbound',
-        srcAddr,
-        source,
-        sourceIdentity,
-        dstAddr,
-        hboneAddr: undefined,
-        destination: route.workload,
-        destinationIdentity: undefined,
-        service: route.service,
-        security: 'none',
-      };
-  }
+function recordOf(route: OutboundRoute, srcIp: string, srcPort: number, source: Workload, dstIp: string, dstPort: number): ConnectionRecord {
+  const sourceIdentity: Identity = source.identity;
+  const hbone = route.kind === 'hbone';
+  return {
+    direction: 'outbound',
+    srcIp,
+    srcPort,
+    source,
+    sourceIdentity,
+    dstIp,
+    dstPort,
+    hboneIp: hbone ? route.hbone.host : undefined,
+    hbonePort: hbone ? route.hbone.port : 0,
+    destination: route.workload,
+    destinationIdentity: hbone ? route.workload.identity : undefined,
+    service: route.service,
+    security: hbone ? 'mutual_tls' : 'none',
+  };
 }
 
 /**
