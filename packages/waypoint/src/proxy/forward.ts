@@ -108,7 +108,20 @@ class Forwarding {
   readonly #head: RequestHead;
   readonly #body: RequestBody;
   readonly #wc: WeightedCluster;
-  readonly #routeAbort = new AbortController();
+  /**
+   * Why the request as a whole was given up (route timeout, client gone); set once. A plain field and
+   * direct calls, not an AbortController with listeners: most requests are never cancelled.
+   */
+  #routeAbortReason: Error | undefined;
+  /**
+   * Cancels the current attempt's wait for a connection (the pools take a signal). Made on the first
+   * attempt and kept for the next unless it was aborted.
+   */
+  #attemptAbort: AbortController | undefined;
+  /** The host of the current attempt, for the per-try timeout's message. */
+  #attemptHost: Host | undefined;
+  /** Ends a retry's backoff early. */
+  #wake: (() => void) | undefined;
   #routeTimer: { cancel(): void } | undefined;
   #timedOut = false;
   #current: Exchange | undefined;
@@ -144,13 +157,33 @@ class Forwarding {
   readonly #onRouteTimeout = (): void => {
     this.#timedOut = true;
     this.#f.record.addFlag('UT');
-    this.#routeAbort.abort(new UpstreamError('WP_ERR_TIMEOUT', `no complete upstream response within the route timeout of ${this.#f.action.timeoutMs} ms`));
+    const reason = new UpstreamError('WP_ERR_TIMEOUT', `no complete upstream response within the route timeout of ${this.#f.action.timeoutMs} ms`);
+    this.#abortRoute(reason);
     if (this.#response !== undefined) {
       // Streaming already: the only honest signal left is a reset.
       this.#current?.reset();
-      resetDownstream(this.#f.res, this.#routeAbort.signal.reason as Error);
+      resetDownstream(this.#f.res, reason);
       this.#end();
     }
+  };
+
+  /** Gives the request up: the current attempt (or backoff) ends with `reason`, and no other starts. */
+  #abortRoute(reason: Error): void {
+    if (this.#routeAbortReason !== undefined) return;
+    this.#routeAbortReason = reason;
+    this.#abortAttempt(reason);
+    this.#wake?.();
+  }
+
+  /** Ends the current attempt with `reason`, whether it waits for a connection or for a response head. */
+  #abortAttempt(reason: Error): void {
+    this.#attemptAbort?.abort(reason);
+    this.#current?.cancel(reason);
+  }
+
+  readonly #onPerTryTimeout = (): void => {
+    const perTryMs = this.#f.action.retry?.perTryTimeoutMs ?? 0;
+    this.#abortAttempt(new UpstreamError('WP_ERR_TIMEOUT', `no response head from ${this.#attemptHost?.key ?? 'the upstream'} within the per-try timeout of ${perTryMs} ms`));
   };
 
   readonly #onDownstreamClose = (): void => {
@@ -160,7 +193,7 @@ class Forwarding {
     if (!this.#f.res.writableEnded) {
       this.#f.record.addFlag('DC');
       this.#current?.reset();
-      this.#routeAbort.abort(new UpstreamError('WP_ERR_CLOSED', 'the client went away'));
+      this.#abortRoute(new UpstreamError('WP_ERR_CLOSED', 'the client went away'));
     }
     this.#end();
   };
@@ -263,31 +296,30 @@ class Forwarding {
     }
   }
 
+  /** Waits `ms`, or less if the request is given up meanwhile. */
   #sleep(ms: number): Promise<void> {
+    if (this.#routeAbortReason !== undefined) return Promise.resolve();
     return new Promise((resolve) => {
       const t = this.#ctx.clock.setTimeout(() => {
-        this.#routeAbort.signal.removeEventListener('abort', onAbort);
+        this.#wake = undefined;
         resolve();
       }, ms);
-      const onAbort = (): void => {
+      this.#wake = (): void => {
+        this.#wake = undefined;
         t.cancel();
         resolve();
       };
-      this.#routeAbort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   /** One attempt up to the response head. Never rejects. */
   async #attempt(host: Host): Promise<UpstreamResponse | AttemptFailure> {
+    if (this.#routeAbortReason !== undefined) return failure(this.#routeAbortReason);
     const perTryMs = this.#f.action.retry?.perTryTimeoutMs ?? 0;
-    const abort = new AbortController();
-    const onRouteAbort = (): void => abort.abort(this.#routeAbort.signal.reason);
-    if (this.#routeAbort.signal.aborted) return failure(this.#routeAbort.signal.reason);
-    this.#routeAbort.signal.addEventListener('abort', onRouteAbort, { once: true });
-    const perTry =
-      perTryMs > 0
-        ? this.#ctx.clock.setTimeout(() => abort.abort(new UpstreamError('WP_ERR_TIMEOUT', `no response head from ${host.key} within the per-try timeout of ${perTryMs} ms`)), perTryMs)
-        : undefined;
+    let abort = this.#attemptAbort;
+    if (abort === undefined || abort.signal.aborted) this.#attemptAbort = abort = new AbortController();
+    this.#attemptHost = host;
+    const perTry = perTryMs > 0 ? this.#ctx.clock.setTimeout(this.#onPerTryTimeout, perTryMs) : undefined;
     this.#cluster.counters.requests++;
     host.active++;
     this.#inFlight = host;
@@ -299,19 +331,14 @@ class Forwarding {
         return failure(abort.signal.reason);
       }
       this.#body.attach(ex.sink);
-      const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
-      // Whichever loses the race settles later, unobserved.
-      aborted.catch(noop);
-      ex.response.catch(noop);
-      const response = await Promise.race([ex.response, aborted]);
-      return response;
+      // A timeout or the client leaving rejects this through `ex.cancel`.
+      return await ex.response;
     } catch (err) {
       this.#body.detach();
       this.#current?.reset();
       return failure(err);
     } finally {
       perTry?.cancel();
-      this.#routeAbort.signal.removeEventListener('abort', onRouteAbort);
     }
   }
 
@@ -484,4 +511,3 @@ function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downs
   );
 }
 
-function noop(): void {}

@@ -41,6 +41,11 @@ export interface Exchange {
   /** Write the request body here, then `end()` it. */
   readonly sink: Writable;
   readonly response: Promise<UpstreamResponse>;
+  /**
+   * Rejects `response` with `reason` unless it has settled already (a timeout, the client gone); the
+   * caller then resets the attempt. Nothing is sent by this alone.
+   */
+  cancel(reason: Error): void;
   /** Abandons the attempt (the upstream sees a reset). */
   reset(): void;
 }
@@ -77,7 +82,9 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
     setHost: false,
     agent: new HeldConnection(socket) as never,
   });
+  let fail!: (reason: Error) => void;
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    fail = reject;
     req.once('response', (res: IncomingMessage) => {
       req.off('error', onError);
       // After the head, a failure shows on the body stream.
@@ -102,6 +109,7 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
     host,
     sink: req,
     response,
+    cancel: fail,
     reset: () => {
       // The tunnel first, with an error: a plain destroy would let the upstream see the end of a body.
       resetStream(socket, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`));
@@ -123,7 +131,9 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
   stream.once('trailers', (t: IncomingHttpHeaders) => {
     trailers = fromH2Headers(t);
   });
+  let fail!: (reason: Error) => void;
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    fail = reject;
     const onError = (err: Error): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: ${err.message}`, { cause: err }));
     const onEarlyClose = (): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: the stream closed before a response (RST code ${stream.rstCode ?? 'none'})`));
     stream.once('error', onError);
@@ -141,6 +151,7 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
     host,
     sink: stream,
     response,
+    cancel: fail,
     reset: () => resetStream(stream, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`)),
   };
 }
