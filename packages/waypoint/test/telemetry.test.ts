@@ -5,7 +5,9 @@
  */
 import test from 'ava';
 import { destinationLabels } from '../src/proxy/record.js';
+import { pino } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { AccessLog, type RequestLogRecord } from '../src/telemetry/access-log.js';
 import { HTTP_LABEL_NAMES, HttpMetrics, namespaceOf, parseBaggage, serviceParts, type HttpLabels } from '../src/telemetry/metrics.js';
 import { endpoint } from './helpers/fixtures.js';
 
@@ -108,4 +110,26 @@ test('HTTP metrics: the registry\'s resetMetrics starts every series over', asyn
   t.false((await registry.metrics()).includes('v-reporter'));
   metrics.record(LABELS, 7, 8, 9);
   t.is(await registry.metrics(), await promClientReference([[LABELS, 7, 8, 9]]).metrics());
+});
+
+test('access log: at warn level only 5xx requests are wanted and written; at info level all are', (t) => {
+  const lines: string[] = [];
+  const sink = { write: (line: string): void => void lines.push(line) };
+  const record = (status: number): RequestLogRecord => ({
+    method: 'GET', path: '/x', authority: 'svc', protocol: 'HTTP/1.1', status, flags: '-', details: undefined, durationMs: 1.5, bytesReceived: 0, bytesSent: 2,
+    route: undefined, cluster: undefined, upstream: undefined, sourceAddress: '10.0.0.1:1', sourceIdentity: undefined, destinationAddress: '10.0.0.2:80',
+    destinationService: 'svc', destinationIdentity: undefined, traceId: undefined, requestId: undefined,
+  });
+  const warn = new AccessLog(pino({ level: 'warn' }, sink));
+  t.false(warn.enabled(200));
+  t.false(warn.enabled(404));
+  t.true(warn.enabled(503));
+  warn.request(record(503));
+  t.is(lines.length, 1);
+  t.like(JSON.parse(lines[0]!) as object, { status: 503, component: 'access', msg: 'request' });
+  const info = new AccessLog(pino({ level: 'info' }, sink));
+  t.true(info.enabled(200));
+  info.request(record(200));
+  t.is(lines.length, 2);
+  t.like(JSON.parse(lines[1]!) as object, { status: 200, path: '/x' });
 });
