@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import type { ClientHttp2Stream } from 'node:http2';
 import type { ForwardAction, Route, VirtualHost, WeightedCluster } from '../config/types.js';
 import { applyMutation, firstValue, isEmptyMutation, type HeaderMap } from '../route/headers.js';
+import { LazyAbort } from '../upstream/cancellation.js';
 import type { ClusterState } from '../upstream/cluster-state.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { startExchange, type Exchange, type RequestHead, type UpstreamResponse } from '../upstream/exchange.js';
@@ -114,10 +115,10 @@ class Forwarding {
    */
   #routeAbortReason: Error | undefined;
   /**
-   * Cancels the current attempt's wait for a connection (the pools take a signal). Made on the first
-   * attempt and kept for the next unless it was aborted.
+   * Cancels the current attempt's wait for a connection (its signal is made only if the pool waits). Made
+   * on the first attempt and kept for the next unless it was aborted.
    */
-  #attemptAbort: AbortController | undefined;
+  #attemptAbort: LazyAbort | undefined;
   /** The host of the current attempt, for the per-try timeout's message. */
   #attemptHost: Host | undefined;
   /** Ends a retry's backoff early. */
@@ -317,18 +318,18 @@ class Forwarding {
     if (this.#routeAbortReason !== undefined) return failure(this.#routeAbortReason);
     const perTryMs = this.#f.action.retry?.perTryTimeoutMs ?? 0;
     let abort = this.#attemptAbort;
-    if (abort === undefined || abort.signal.aborted) this.#attemptAbort = abort = new AbortController();
+    if (abort === undefined || abort.aborted) this.#attemptAbort = abort = new LazyAbort();
     this.#attemptHost = host;
     const perTry = perTryMs > 0 ? this.#ctx.clock.setTimeout(this.#onPerTryTimeout, perTryMs) : undefined;
     this.#cluster.counters.requests++;
     host.active++;
     this.#inFlight = host;
     try {
-      const ex = await startExchange(this.#cluster, host, this.#protocol, this.#head, abort.signal);
+      const ex = await startExchange(this.#cluster, host, this.#protocol, this.#head, abort);
       this.#current = ex;
-      if (abort.signal.aborted) {
+      if (abort.aborted) {
         ex.reset();
-        return failure(abort.signal.reason);
+        return failure(abort.reason);
       }
       this.#body.attach(ex.sink);
       // A timeout or the client leaving rejects this through `ex.cancel`.
@@ -485,7 +486,7 @@ function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downs
     cluster.counters.requests--;
     host.active--;
   };
-  startExchange(cluster, host, protocol, head, new AbortController().signal).then(
+  startExchange(cluster, host, protocol, head, new LazyAbort()).then(
     (ex) => {
       if (!body.mirror(ex.sink)) {
         ex.reset();

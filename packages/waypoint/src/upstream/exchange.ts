@@ -8,6 +8,7 @@
 import { request as h1request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Cancellation } from './cancellation.js';
 import type { ClusterState } from './cluster-state.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
@@ -50,14 +51,14 @@ export interface Exchange {
   reset(): void;
 }
 
-/** Starts an attempt; rejects when no connection can be had (`UO`, `UF`). */
-export async function startExchange(cluster: ClusterState, host: Host, protocol: 'http1' | 'http2', head: RequestHead, signal: AbortSignal): Promise<Exchange> {
+/** Starts an attempt; rejects when no connection can be had (`UO`, `UF`) or `cancel` aborts a wait for one. */
+export async function startExchange(cluster: ClusterState, host: Host, protocol: 'http1' | 'http2', head: RequestHead, cancel: Cancellation): Promise<Exchange> {
   const pool = cluster.pool(host);
   if (protocol === 'http2') {
-    const session = await pool.acquireH2(signal);
+    const session = await pool.acquireH2(cancel);
     return h2Exchange(session, host, head, () => pool.streamClosed(session));
   }
-  const socket = await pool.acquireH1(signal);
+  const socket = await pool.acquireH1(cancel);
   return h1Exchange(socket, host, head);
 }
 
