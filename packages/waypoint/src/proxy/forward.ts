@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import type { ClientHttp2Stream } from 'node:http2';
 import type { ForwardAction, Route, VirtualHost, WeightedCluster } from '../config/types.js';
 import { applyMutation, firstValue, isEmptyMutation, type HeaderMap } from '../route/headers.js';
+import { LazyAbort } from '../upstream/cancellation.js';
 import type { ClusterState } from '../upstream/cluster-state.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { startExchange, type Exchange, type RequestHead, type UpstreamResponse } from '../upstream/exchange.js';
@@ -108,7 +109,20 @@ class Forwarding {
   readonly #head: RequestHead;
   readonly #body: RequestBody;
   readonly #wc: WeightedCluster;
-  readonly #routeAbort = new AbortController();
+  /**
+   * Why the request as a whole was given up (route timeout, client gone); set once. A plain field and
+   * direct calls, not an AbortController with listeners: most requests are never cancelled.
+   */
+  #routeAbortReason: Error | undefined;
+  /**
+   * Cancels the current attempt's wait for a connection (its signal is made only if the pool waits). Made
+   * on the first attempt and kept for the next unless it was aborted.
+   */
+  #attemptAbort: LazyAbort | undefined;
+  /** The host of the current attempt, for the per-try timeout's message. */
+  #attemptHost: Host | undefined;
+  /** Ends a retry's backoff early. */
+  #wake: (() => void) | undefined;
   #routeTimer: { cancel(): void } | undefined;
   #timedOut = false;
   #current: Exchange | undefined;
@@ -144,13 +158,33 @@ class Forwarding {
   readonly #onRouteTimeout = (): void => {
     this.#timedOut = true;
     this.#f.record.addFlag('UT');
-    this.#routeAbort.abort(new UpstreamError('WP_ERR_TIMEOUT', `no complete upstream response within the route timeout of ${this.#f.action.timeoutMs} ms`));
+    const reason = new UpstreamError('WP_ERR_TIMEOUT', `no complete upstream response within the route timeout of ${this.#f.action.timeoutMs} ms`);
+    this.#abortRoute(reason);
     if (this.#response !== undefined) {
       // Streaming already: the only honest signal left is a reset.
       this.#current?.reset();
-      resetDownstream(this.#f.res, this.#routeAbort.signal.reason as Error);
+      resetDownstream(this.#f.res, reason);
       this.#end();
     }
+  };
+
+  /** Gives the request up: the current attempt (or backoff) ends with `reason`, and no other starts. */
+  #abortRoute(reason: Error): void {
+    if (this.#routeAbortReason !== undefined) return;
+    this.#routeAbortReason = reason;
+    this.#abortAttempt(reason);
+    this.#wake?.();
+  }
+
+  /** Ends the current attempt with `reason`, whether it waits for a connection or for a response head. */
+  #abortAttempt(reason: Error): void {
+    this.#attemptAbort?.abort(reason);
+    this.#current?.cancel(reason);
+  }
+
+  readonly #onPerTryTimeout = (): void => {
+    const perTryMs = this.#f.action.retry?.perTryTimeoutMs ?? 0;
+    this.#abortAttempt(new UpstreamError('WP_ERR_TIMEOUT', `no response head from ${this.#attemptHost?.key ?? 'the upstream'} within the per-try timeout of ${perTryMs} ms`));
   };
 
   readonly #onDownstreamClose = (): void => {
@@ -160,7 +194,7 @@ class Forwarding {
     if (!this.#f.res.writableEnded) {
       this.#f.record.addFlag('DC');
       this.#current?.reset();
-      this.#routeAbort.abort(new UpstreamError('WP_ERR_CLOSED', 'the client went away'));
+      this.#abortRoute(new UpstreamError('WP_ERR_CLOSED', 'the client went away'));
     }
     this.#end();
   };
@@ -263,55 +297,49 @@ class Forwarding {
     }
   }
 
+  /** Waits `ms`, or less if the request is given up meanwhile. */
   #sleep(ms: number): Promise<void> {
+    if (this.#routeAbortReason !== undefined) return Promise.resolve();
     return new Promise((resolve) => {
       const t = this.#ctx.clock.setTimeout(() => {
-        this.#routeAbort.signal.removeEventListener('abort', onAbort);
+        this.#wake = undefined;
         resolve();
       }, ms);
-      const onAbort = (): void => {
+      this.#wake = (): void => {
+        this.#wake = undefined;
         t.cancel();
         resolve();
       };
-      this.#routeAbort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   /** One attempt up to the response head. Never rejects. */
   async #attempt(host: Host): Promise<UpstreamResponse | AttemptFailure> {
+    if (this.#routeAbortReason !== undefined) return failure(this.#routeAbortReason);
     const perTryMs = this.#f.action.retry?.perTryTimeoutMs ?? 0;
-    const abort = new AbortController();
-    const onRouteAbort = (): void => abort.abort(this.#routeAbort.signal.reason);
-    if (this.#routeAbort.signal.aborted) return failure(this.#routeAbort.signal.reason);
-    this.#routeAbort.signal.addEventListener('abort', onRouteAbort, { once: true });
-    const perTry =
-      perTryMs > 0
-        ? this.#ctx.clock.setTimeout(() => abort.abort(new UpstreamError('WP_ERR_TIMEOUT', `no response head from ${host.key} within the per-try timeout of ${perTryMs} ms`)), perTryMs)
-        : undefined;
+    let abort = this.#attemptAbort;
+    if (abort === undefined || abort.aborted) this.#attemptAbort = abort = new LazyAbort();
+    this.#attemptHost = host;
+    const perTry = perTryMs > 0 ? this.#ctx.clock.setTimeout(this.#onPerTryTimeout, perTryMs) : undefined;
     this.#cluster.counters.requests++;
     host.active++;
     this.#inFlight = host;
     try {
-      const ex = await startExchange(this.#cluster, host, this.#protocol, this.#head, abort.signal);
+      const ex = await startExchange(this.#cluster, host, this.#protocol, this.#head, abort);
       this.#current = ex;
-      if (abort.signal.aborted) {
+      if (abort.aborted) {
         ex.reset();
-        return failure(abort.signal.reason);
+        return failure(abort.reason);
       }
       this.#body.attach(ex.sink);
-      const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
-      // Whichever loses the race settles later, unobserved.
-      aborted.catch(noop);
-      ex.response.catch(noop);
-      const response = await Promise.race([ex.response, aborted]);
-      return response;
+      // A timeout or the client leaving rejects this through `ex.cancel`.
+      return await ex.response;
     } catch (err) {
       this.#body.detach();
       this.#current?.reset();
       return failure(err);
     } finally {
       perTry?.cancel();
-      this.#routeAbort.signal.removeEventListener('abort', onRouteAbort);
     }
   }
 
@@ -458,7 +486,7 @@ function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downs
     cluster.counters.requests--;
     host.active--;
   };
-  startExchange(cluster, host, protocol, head, new AbortController().signal).then(
+  startExchange(cluster, host, protocol, head, new LazyAbort()).then(
     (ex) => {
       if (!body.mirror(ex.sink)) {
         ex.reset();
@@ -484,4 +512,3 @@ function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downs
   );
 }
 
-function noop(): void {}

@@ -90,6 +90,7 @@ export class RequestRecord {
       connection_security_policy: 'mutual_tls',
     };
     ctx.metrics.record(labels, durationMs, this.bytesReceived, this.bytesSent);
+    if (!ctx.accessLog.enabled(this.status)) return;
     ctx.accessLog.request({
       method: this.method,
       path: this.path,

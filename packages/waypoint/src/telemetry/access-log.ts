@@ -68,6 +68,14 @@ export class AccessLog {
     this.#logger = logger.child({ component: 'access' });
   }
 
+  /**
+   * Whether a request with this status would be logged at the logger's level: the caller builds the record
+   * only then (with `LOG_LEVEL=warn`, every 2xx would otherwise cost two objects for nothing).
+   */
+  enabled(status: number): boolean {
+    return this.#logger.isLevelEnabled(status >= 500 ? 'warn' : 'info');
+  }
+
   request(r: RequestLogRecord): void {
     if (r.status >= 500) this.#logger.warn(accessLogFields(r), 'request');
     else this.#logger.info(accessLogFields(r), 'request');

@@ -8,6 +8,7 @@
 import { request as h1request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Cancellation } from './cancellation.js';
 import type { ClusterState } from './cluster-state.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
@@ -41,18 +42,23 @@ export interface Exchange {
   /** Write the request body here, then `end()` it. */
   readonly sink: Writable;
   readonly response: Promise<UpstreamResponse>;
+  /**
+   * Rejects `response` with `reason` unless it has settled already (a timeout, the client gone); the
+   * caller then resets the attempt. Nothing is sent by this alone.
+   */
+  cancel(reason: Error): void;
   /** Abandons the attempt (the upstream sees a reset). */
   reset(): void;
 }
 
-/** Starts an attempt; rejects when no connection can be had (`UO`, `UF`). */
-export async function startExchange(cluster: ClusterState, host: Host, protocol: 'http1' | 'http2', head: RequestHead, signal: AbortSignal): Promise<Exchange> {
+/** Starts an attempt; rejects when no connection can be had (`UO`, `UF`) or `cancel` aborts a wait for one. */
+export async function startExchange(cluster: ClusterState, host: Host, protocol: 'http1' | 'http2', head: RequestHead, cancel: Cancellation): Promise<Exchange> {
   const pool = cluster.pool(host);
   if (protocol === 'http2') {
-    const session = await pool.acquireH2(signal);
+    const session = await pool.acquireH2(cancel);
     return h2Exchange(session, host, head, () => pool.streamClosed(session));
   }
-  const socket = await pool.acquireH1(signal);
+  const socket = await pool.acquireH1(cancel);
   return h1Exchange(socket, host, head);
 }
 
@@ -77,7 +83,9 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
     setHost: false,
     agent: new HeldConnection(socket) as never,
   });
+  let fail!: (reason: Error) => void;
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    fail = reject;
     req.once('response', (res: IncomingMessage) => {
       req.off('error', onError);
       // After the head, a failure shows on the body stream.
@@ -102,6 +110,7 @@ function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
     host,
     sink: req,
     response,
+    cancel: fail,
     reset: () => {
       // The tunnel first, with an error: a plain destroy would let the upstream see the end of a body.
       resetStream(socket, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`));
@@ -123,7 +132,9 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
   stream.once('trailers', (t: IncomingHttpHeaders) => {
     trailers = fromH2Headers(t);
   });
+  let fail!: (reason: Error) => void;
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    fail = reject;
     const onError = (err: Error): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: ${err.message}`, { cause: err }));
     const onEarlyClose = (): void => reject(new UpstreamError('WP_ERR_RESET', `${host.key}: the stream closed before a response (RST code ${stream.rstCode ?? 'none'})`));
     stream.once('error', onError);
@@ -141,6 +152,7 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
     host,
     sink: stream,
     response,
+    cancel: fail,
     reset: () => resetStream(stream, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`)),
   };
 }

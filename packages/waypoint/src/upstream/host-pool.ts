@@ -11,6 +11,7 @@
  *
  * Each connection runs over a stream from the `Connector` (an HBONE tunnel or TCP).
  */
+import type { Cancellation } from './cancellation.js';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ClusterState } from './cluster-state.js';
@@ -54,7 +55,7 @@ export class HostPool {
   }
 
   /** An HTTP/1.1 connection for one request; give it back with `releaseH1` (Node's client emits 'free'). */
-  async acquireH1(signal: AbortSignal): Promise<Duplex> {
+  async acquireH1(cancel: Cancellation): Promise<Duplex> {
     for (;;) {
       this.#checkOpen();
       const idle = this.#idle.pop();
@@ -63,7 +64,7 @@ export class HostPool {
         continue;
       }
       if (this.#cluster.reserveConnection(this)) return this.#openH1();
-      await this.#cluster.waitPending(signal);
+      await this.#cluster.waitPending(cancel.signal);
     }
   }
 
@@ -107,7 +108,7 @@ export class HostPool {
   }
 
   /** An HTTP/2 session with room for one more stream; call `streamClosed` when that stream closes. */
-  async acquireH2(signal: AbortSignal): Promise<ClientHttp2Session> {
+  async acquireH2(cancel: Cancellation): Promise<ClientHttp2Session> {
     for (;;) {
       this.#checkOpen();
       for (const s of this.#sessions) {
@@ -124,7 +125,7 @@ export class HostPool {
       const connecting = this.#connecting;
       if (connecting !== undefined && this.#connectingClaims < STREAMS_BEFORE_SETTINGS) {
         this.#connectingClaims++;
-        const s = await abortable(connecting, signal);
+        const s = await abortable(connecting, cancel.signal);
         this.#streams.set(s, (this.#streams.get(s) ?? 0) + 1);
         return s;
       }
@@ -140,7 +141,7 @@ export class HostPool {
         this.#streams.set(s, (this.#streams.get(s) ?? 0) + 1);
         return s;
       }
-      await this.#cluster.waitPending(signal);
+      await this.#cluster.waitPending(cancel.signal);
     }
   }
 
