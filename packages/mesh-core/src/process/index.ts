@@ -16,3 +16,7 @@ export {
   readTrustDomain,
 } from './proxy-env.js';
 export type { DrainDeadline, LogLevel } from './proxy-env.js';
+export { routeGrpcLogs } from './grpc-logs.js';
+export { runMain } from './run-main.js';
+export { runUntilStopped } from './stop.js';
+export type { SignalSource, StopOptions } from './stop.js';
