@@ -12,10 +12,9 @@
  * Exit codes: 0 after a drain; 1 when startup fails or a second signal forces the stop; 2 for bad
  * configuration (every problem on stderr).
  */
-import { readFile } from 'node:fs/promises';
 import { Registry } from 'prom-client';
-import { CaClient, Identity, SecretManager, readTokenFile } from '@ambit/mesh-core/identity';
-import { routeGrpcLogs, runMain, runUntilStopped } from '@ambit/mesh-core/process';
+import { Identity, SecretManager, type CaClient } from '@ambit/mesh-core/identity';
+import { connectCa, routeGrpcLogs, runMain, runUntilStopped, xdsConnectionOptions } from '@ambit/mesh-core/process';
 import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { XdsClient, proxyNodeId } from '@ambit/xds';
 import { Waypoint } from './app.js';
@@ -47,9 +46,7 @@ async function configuration(config: StartupConfig, logger: Logger, registry: Re
         WAYPOINT_LISTENER: config.listenerName,
       },
     },
-    tls: { rootCa: await readFile(config.xdsRootCaPath, 'utf8'), ...(config.altXdsHostname === undefined ? {} : { serverName: config.altXdsHostname }) },
-    token: readTokenFile(config.authTokenPath),
-    headers: { clusterid: config.clusterId },
+    ...(await xdsConnectionOptions(config)),
     // The client names its own component.
     logger,
     registry,
@@ -64,14 +61,7 @@ async function configuration(config: StartupConfig, logger: Logger, registry: Re
 
 /** The waypoint's own certificate: asked for with its token, never on anyone's behalf. */
 async function secretsFor(config: StartupConfig, logger: Logger, owned: Owned): Promise<SecretManager> {
-  const ca = new CaClient({
-    address: config.caAddress,
-    rootCertPem: await readFile(config.caRootCaPath, 'utf8'),
-    ...(config.altCaHostname === undefined ? {} : { serverName: config.altCaHostname }),
-    token: readTokenFile(config.authTokenPath),
-    clusterId: config.clusterId,
-    logger: logger.child({ component: 'ca-client' }),
-  });
+  const ca = await connectCa(config.caAddress, config, logger);
   owned.ca = ca;
   const ttlSeconds = Math.floor(config.secretTtlMs / 1000);
   return new SecretManager({ fetch: (identity) => ca.createCertificate(identity, { ttlSeconds }), logger: logger.child({ component: 'secrets' }) });

@@ -9,7 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { EnvConfigError, EnvReader, type Env } from '@ambit/mesh-core/config';
-import { DEFAULT_CLUSTER_ID, Identity } from '@ambit/mesh-core/identity';
+import { Identity } from '@ambit/mesh-core/identity';
 import {
   DEFAULT_AUTH_TOKEN_PATH,
   DEFAULT_LOG_LEVEL,
@@ -58,21 +58,6 @@ export const WAYPOINT_ENV = Object.freeze({
   LOG_LEVEL: 'LOG_LEVEL',
 });
 
-// The defaults both proxies share (named as ztunnel's), re-exported for the waypoint's callers.
-export {
-  DEFAULT_AUTH_TOKEN_PATH,
-  DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS,
-  DEFAULT_LOG_LEVEL,
-  DEFAULT_ROOT_CERT_PATH,
-  DEFAULT_SECRET_TTL_MS,
-  DEFAULT_TRUST_DOMAIN,
-  DEFAULT_XDS_ADDRESS_IN_CLUSTER,
-  DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER,
-  LOG_LEVELS,
-  drainDeadlineFromGrace,
-} from '@ambit/mesh-core/process';
-export type { LogLevel } from '@ambit/mesh-core/process';
-export { DEFAULT_CLUSTER_ID };
 
 export interface ListenAddress {
   readonly host: string;

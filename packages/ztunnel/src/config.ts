@@ -5,7 +5,6 @@
  * `/config_dump` can serialise it as is.
  */
 import { isIP } from 'node:net';
-import { DEFAULT_CLUSTER_ID } from '@ambit/mesh-core/identity';
 import {
   DEFAULT_AUTH_TOKEN_PATH,
   DEFAULT_ROOT_CERT_PATH,
@@ -57,21 +56,6 @@ export const ENV = Object.freeze({
   LOCAL_XDS_PATH: 'LOCAL_XDS_PATH',
 });
 
-// The defaults both proxies share, re-exported under the names ztunnel has always exported.
-export {
-  DEFAULT_AUTH_TOKEN_PATH,
-  DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS,
-  DEFAULT_LOG_LEVEL,
-  DEFAULT_ROOT_CERT_PATH,
-  DEFAULT_SECRET_TTL_MS,
-  DEFAULT_TRUST_DOMAIN,
-  DEFAULT_XDS_ADDRESS_IN_CLUSTER,
-  DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER,
-  LOG_LEVELS,
-  drainDeadlineFromGrace,
-} from '@ambit/mesh-core/process';
-export type { LogLevel } from '@ambit/mesh-core/process';
-export { DEFAULT_CLUSTER_ID };
 /** 1337: set on every socket ztunnel opens so that capture rules skip its own traffic. */
 export const DEFAULT_PACKET_MARK = 0x539;
 export const DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION = 100;

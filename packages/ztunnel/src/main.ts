@@ -10,10 +10,9 @@
  *
  * Exit codes: 0 after a drain; 1 when startup fails or a second signal forces the stop; 2 for bad config.
  */
-import { readFile } from 'node:fs/promises';
 import { Registry } from 'prom-client';
-import { CaClient, SecretManager, readTokenFile, type Identity, type WorkloadCertificate } from '@ambit/mesh-core/identity';
-import { routeGrpcLogs, runMain, runUntilStopped } from '@ambit/mesh-core/process';
+import { SecretManager, type CaClient, type Identity, type WorkloadCertificate } from '@ambit/mesh-core/identity';
+import { connectCa, routeGrpcLogs, runMain, runUntilStopped, xdsConnectionOptions } from '@ambit/mesh-core/process';
 import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { XdsClient, proxyNodeId } from '@ambit/xds';
 import { Ztunnel, type SyncStatus } from './app.js';
@@ -39,15 +38,8 @@ async function secretsFor(config: Config, logger: Logger, owned: Owned): Promise
   if (config.caAddress === undefined) {
     fetch = (identity) => Promise.reject(new Error(`no CA configured (CA_ADDRESS is empty): cannot get a certificate for ${identity.uri}`));
   } else {
-    owned.ca = new CaClient({
-      address: config.caAddress,
-      rootCertPem: await readFile(config.caRootCaPath, 'utf8'),
-      ...(config.altCaHostname === undefined ? {} : { serverName: config.altCaHostname }),
-      token: readTokenFile(config.authTokenPath),
-      clusterId: config.clusterId,
-      logger: logger.child({ component: 'ca-client' }),
-    });
-    const ca = owned.ca;
+    const ca = await connectCa(config.caAddress, config, logger);
+    owned.ca = ca;
     const ttlSeconds = Math.floor(config.secretTtlMs / 1000);
     fetch = (identity) => ca.createCertificate(identity, { impersonate: true, ttlSeconds });
   }
@@ -70,9 +62,7 @@ async function stateFor(config: Config, logger: Logger, registry: Registry, owne
       id: proxyNodeId('ztunnel', config.instanceIp, config.podName, config.podNamespace),
       metadata: { NAME: config.podName, NAMESPACE: config.podNamespace, INSTANCE_IPS: config.instanceIp, NODE_NAME: config.nodeName, CLUSTER_ID: config.clusterId },
     },
-    tls: { rootCa: await readFile(config.xdsRootCaPath, 'utf8'), ...(config.altXdsHostname === undefined ? {} : { serverName: config.altXdsHostname }) },
-    token: readTokenFile(config.authTokenPath),
-    headers: { clusterid: config.clusterId },
+    ...(await xdsConnectionOptions(config)),
     logger: logger.child({ component: 'xds' }),
     registry,
   });

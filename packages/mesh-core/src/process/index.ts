@@ -20,3 +20,5 @@ export { routeGrpcLogs } from './grpc-logs.js';
 export { runMain } from './run-main.js';
 export { runUntilStopped } from './stop.js';
 export type { SignalSource, StopOptions } from './stop.js';
+export { connectCa, xdsConnectionOptions } from './control-plane.js';
+export type { ControlPlaneSettings, XdsConnectionOptions } from './control-plane.js';
