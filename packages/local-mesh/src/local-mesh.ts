@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { silentLogger } from '@ambit/mesh-core/telemetry';
 import type { Logger } from '@ambit/mesh-core/telemetry';
-import { AppProcess, Testbed, parseTopology } from '@ambit/testbed';
+import { AppProcess, HELD_CLIENT_APP, Testbed, parseTopology } from '@ambit/testbed';
 import type { CommandResult, ExecOptions } from '@ambit/testbed';
 import { checkConfigName, copyConfig, joinDocuments, listConfig, writeAtomically } from './config-files.js';
 import { LocalMeshError } from './errors.js';
@@ -36,7 +36,6 @@ import { DEFAULT_WAIT_MS, until } from './wait.js';
 /** `ambit-control-plane` and `ambit-ztunnel`: the packages' own command entry points (next to their index). */
 export const CONTROL_PLANE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.resolve('@ambit/control-plane'))), 'main.js');
 export const ZTUNNEL_MAIN = path.join(path.dirname(fileURLToPath(import.meta.resolve('@ambit/ztunnel'))), 'main.js');
-const HELD_CLIENT = fileURLToPath(new URL('./apps/held-client.js', import.meta.url));
 
 export const XDS_PORT = 15012;
 /** The DNS name in the control plane's serving certificate. */
@@ -88,7 +87,7 @@ export interface HttpResult {
   readonly body: string;
 }
 
-/** A client holding one connection open (apps/held-client.ts), driven line by line. */
+/** A client holding one connection open (testbed's `HELD_CLIENT_APP`), driven line by line. */
 export class HeldClient {
   readonly app: AppProcess;
 
@@ -368,7 +367,7 @@ export class LocalMesh {
   /** A client in `pod` holding a connection to `host:port` open; resolves once connected, with what the server saw. */
   async holdConnection(pod: string, host: string, port: number): Promise<{ client: HeldClient; server: Record<string, unknown> }> {
     this.#checkOpen();
-    const child = this.cluster.spawn(pod, process.execPath, [HELD_CLIENT, host, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = this.cluster.spawn(pod, process.execPath, [HELD_CLIENT_APP, host, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new HeldClient(new AppProcess(child, `held client ${pod} -> ${host}:${port}`));
     const connected = await client.app.waitFor('connected');
     return { client, server: connected['server'] as Record<string, unknown> };
