@@ -8,6 +8,7 @@ import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalMesh, until, waypointsExtension, type MeshProcess } from '@ambit/local-mesh';
 import { AppProcess } from '@ambit/testbed';
+import { uniquePrefix } from '@ambit/testbed/test-support';
 
 export { until } from '@ambit/local-mesh';
 
@@ -149,7 +150,7 @@ export class WaypointMesh {
 export async function createWaypointMesh(prefix: string): Promise<WaypointMesh> {
   const mesh = await LocalMesh.start({
     config: WAYPOINT_MESH,
-    prefix: `${prefix}${Math.floor(Math.random() * 0xffff).toString(36)}`,
+    prefix: uniquePrefix(prefix),
     controlPlaneLogLevel: 'warn',
     extensions: [waypointsExtension()],
   });
