@@ -229,8 +229,11 @@ export class LocalMesh {
     return p.ip;
   }
 
-  /** The environment a ztunnel on `node` runs with (the control plane's address, root and the node's token). */
-  ztunnelEnv(node: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  /**
+   * What any proxy of this mesh needs to reach the control plane (xDS and CA on one address, verified
+   * under its serving name, trusting the mesh root) with the token in `tokenPath`; and a PATH.
+   */
+  controlPlaneEnv(tokenPath: string): Record<string, string> {
     const root = path.join(this.stateDir, 'root-cert.pem');
     return {
       PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -240,7 +243,14 @@ export class LocalMesh {
       ALT_CA_HOSTNAME: CONTROL_PLANE_HOSTNAME,
       XDS_ROOT_CA: root,
       CA_ROOT_CA: root,
-      AUTH_TOKEN: path.join(this.stateDir, 'node-tokens', `${node}.token`),
+      AUTH_TOKEN: tokenPath,
+    };
+  }
+
+  /** The environment a ztunnel on `node` runs with (the control plane's address, root and the node's token). */
+  ztunnelEnv(node: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+    return {
+      ...this.controlPlaneEnv(path.join(this.stateDir, 'node-tokens', `${node}.token`)),
       NODE_NAME: node,
       POD_NAME: `ztunnel-${node}`,
       POD_NAMESPACE: 'istio-system',
