@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { AppError } from '@ambit/testbed';
 import { createWaypointMesh, POD_IP, tally, until, VIP, type Outcome, type RequestSpec, type WaypointMesh } from './helpers/waypoint-mesh.js';
-import { rootOnly } from './helpers/root.js';
+import { rootOnly } from '@ambit/testbed/test-support';
 
 const ISSUER = 'https://issuer.test';
 const DENY_RULE = (n: number): string => `rbac_access_denied_matched_policy[ns[shop]-policy[api-deny]-rule[${n}]]`;

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { findWaypoints, startWaypoint } from '@ambit/local-mesh';
 import { createWaypointMesh, tally, until, VIP, type WaypointMesh } from './helpers/waypoint-mesh.js';
-import { rootOnly } from './helpers/root.js';
+import { rootOnly } from '@ambit/testbed/test-support';
 
 let bed: WaypointMesh | undefined;
 

@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { CLIENT_ID, createWaypointMesh, POD_IP, tally, until, VIP, WAYPOINT_ID, type ServerPod, type WaypointMesh } from './helpers/waypoint-mesh.js';
-import { rootOnly } from './helpers/root.js';
+import { rootOnly } from '@ambit/testbed/test-support';
 
 /**
  * The servers' and the waypoint's log lines reach the test through pipes, possibly after the client has its

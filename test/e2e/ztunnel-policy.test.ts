@@ -8,7 +8,7 @@ import type { LocalMesh } from '@ambit/local-mesh';
 import test, { type ExecutionContext } from 'ava';
 import { AppError, type AppProcess } from '@ambit/testbed';
 import { createMesh, POD_IP, until, type PodName } from './helpers/ztunnel-mesh.js';
-import { rootOnly } from './helpers/root.js';
+import { rootOnly } from '@ambit/testbed/test-support';
 
 let bed: LocalMesh | undefined;
 

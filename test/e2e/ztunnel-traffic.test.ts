@@ -8,7 +8,7 @@ import type { LocalMesh } from '@ambit/local-mesh';
 import test from 'ava';
 import { AppError } from '@ambit/testbed';
 import { createMesh, POD_IP, WEB_VIP, type LogRecord } from './helpers/ztunnel-mesh.js';
-import { rootOnly } from './helpers/root.js';
+import { rootOnly } from '@ambit/testbed/test-support';
 
 let bed: LocalMesh | undefined;
 

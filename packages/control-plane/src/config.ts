@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import { MeshError } from '@ambit/mesh-core/errors';
 import { Identity, IdentityError } from '@ambit/mesh-core/identity';
+import { LOG_LEVELS, type LogLevel } from '@ambit/mesh-core/process';
 import { DEFAULT_SERVER_NAMES } from './ca/serving-cert.js';
 
 export interface HostPort {
@@ -22,8 +23,8 @@ export interface CaFileConfig {
   readonly rootCertPath?: string;
 }
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** pino's levels, as the proxies take them. */
+export type { LogLevel };
 
 export interface ControlPlaneConfig {
   /** The mesh input: a YAML file or a directory of them. */

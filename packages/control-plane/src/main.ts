@@ -6,7 +6,7 @@
  * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT) or --help; 1 when startup fails or a second
  * signal forces the stop; 2 for bad flags.
  */
-import * as grpc from '@grpc/grpc-js';
+import { routeGrpcLogs, runMain, runUntilStopped } from '@ambit/mesh-core/process';
 import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { ControlPlane } from './app.js';
 import { ConfigError, HelpRequested, parseConfig, type ControlPlaneConfig } from './config.js';
@@ -23,18 +23,6 @@ async function createSource(config: ControlPlaneConfig, logger: Logger): Promise
   const model = await MeshModel.load(config.configPath, { trustDomain: config.trustDomain, clusterId: config.clusterId, logger });
   await model.watch();
   return model;
-}
-
-/** grpc-js logs through console by default; send its (error-level) messages to pino instead. */
-function routeGrpcLogs(logger: Logger): void {
-  const log = logger.child({ component: 'grpc' });
-  const text = (args: unknown[]): string => args.map(String).join(' ');
-  grpc.setLogger({
-    error: (...args: unknown[]) => log.error(text(args)),
-    info: (...args: unknown[]) => log.info(text(args)),
-    debug: (...args: unknown[]) => log.debug(text(args)),
-  });
-  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
 }
 
 async function main(): Promise<number> {
@@ -66,41 +54,24 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: stopping now');
-        plane.destroy();
-        resolve(1);
-        return;
-      }
-      stopping = true;
+  const started = source;
+  return await runUntilStopped({
+    logger,
+    stop: async (signal) => {
       logger.info({ signal }, 'shutting down');
-      plane
-        .close(config.drainMs)
-        .then(() => source.close())
-        .then(
-          () => {
-            logger.info('stopped');
-            resolve(0);
-          },
-          (err: unknown) => {
-            logger.error({ err }, 'shutdown failed');
-            plane.destroy();
-            resolve(1);
-          },
-        );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+      try {
+        await plane.close(config.drainMs);
+        await started.close();
+      } catch (err) {
+        logger.error({ err }, 'shutdown failed');
+        plane.destroy();
+        return 1;
+      }
+      logger.info('stopped');
+      return 0;
+    },
+    destroy: () => plane.destroy(),
   });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`ambit-control-plane: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('ambit-control-plane', main);

@@ -6,12 +6,13 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, addressCodec, type Address } from '@ambit/protos';
-import { CaClientError, Identity, parseCertificate, splitPemChain } from '@ambit/mesh-core/identity';
+import { Identity, parseCertificate, splitPemChain } from '@ambit/mesh-core/identity';
 import { FakeClock } from '@ambit/mesh-core/lifecycle';
 import { XdsClient, codecResourceType, type ResourceBatch } from '@ambit/xds';
 import { RawDeltaStream, adsClient, bearer, names } from './fixtures/ads-client.js';
 import { SERVER_NAME, startPlane } from './fixtures/plane.js';
 import { TD, TestSource, pod, podUid, policy, snapshot } from './fixtures/mesh.js';
+import { refusal } from './helpers.js';
 
 const sleep = new Identity(TD, 'default', 'sleep');
 const web = new Identity(TD, 'default', 'web');
@@ -39,16 +40,6 @@ interface Dump {
   }[];
   ca: { counters: unknown; tokens: unknown; trustDomain: string; roots: unknown[] };
   server: { identity: string; listen: string; rootCertPath: string };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<CaClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CaClientError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 test('a node token obtains only identities of pods on its node; when a pod moves, the old node is refused', async (t) => {

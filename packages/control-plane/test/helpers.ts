@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Address, Authorization, Service, Workload } from '@ambit/protos';
 import { addressCodec, authorizationCodec } from '@ambit/protos';
+import { CaClientError } from '@ambit/mesh-core/identity';
 import { assembleInput, type InputSet, type ParsedFile } from '../src/input/input-set.js';
 import { defaultRegistry } from '../src/input/kinds/index.js';
 import { parseFile } from '../src/input/parse-file.js';
@@ -86,4 +87,15 @@ export function wireProblems(mesh: Pick<MeshContent, 'addresses' | 'authorizatio
 /** A Kubernetes object in YAML, for composing inline inputs. */
 export function yamlDocs(...docs: string[]): string {
   return docs.map((d) => `---\n${d.trim()}\n`).join('');
+}
+
+/** The CA's refusal of `promise`'s request; anything else (or no refusal at all) fails the test. */
+export async function refusal(promise: Promise<unknown>): Promise<CaClientError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof CaClientError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal');
 }

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
-import { CaClientError, Identity, parseCertificate } from '@ambit/mesh-core/identity';
+import { Identity, parseCertificate } from '@ambit/mesh-core/identity';
 import { computeMesh } from '../src/model/compute.js';
 import { DEFAULT_MODEL_OPTIONS } from '../src/model/options.js';
 import type { MeshSnapshot } from '../src/model/snapshot.js';
@@ -14,7 +14,7 @@ import { EMPTY_SNAPSHOT, nextSnapshot } from '../src/model/versioning.js';
 import { TestSource } from './fixtures/mesh.js';
 import { startPlane } from './fixtures/plane.js';
 import { cluster, httpChain, LISTENER } from './fixtures/waypoint-mesh.js';
-import { EXAMPLE, inputFrom } from './helpers.js';
+import { EXAMPLE, inputFrom, refusal } from './helpers.js';
 
 const WAYPOINT_EXAMPLE = path.join(path.dirname(EXAMPLE), 'waypoint.yaml');
 const WAYPOINT = new Identity('cluster.local', 'shop', 'waypoint');
@@ -23,16 +23,6 @@ const REVIEWS = new Identity('cluster.local', 'shop', 'reviews');
 async function exampleSnapshot(): Promise<MeshSnapshot> {
   const content = computeMesh(inputFrom({ [WAYPOINT_EXAMPLE]: await readFile(WAYPOINT_EXAMPLE, 'utf8') }), DEFAULT_MODEL_OPTIONS);
   return nextSnapshot(EMPTY_SNAPSHOT, content)!;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<CaClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CaClientError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 /** Waits (bounded by ava's timeout) for `cond`. */

@@ -2,12 +2,12 @@
  * The README's main job end to end (root only): `mesh-demo.js` brings the local mesh up from deploy/examples,
  * runs its scenes and tears everything down; also after SIGINT and after a failing scene.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { rootOnly } from './helpers/root.js';
+import { namespacesOf, rootOnly, uniquePrefix } from '@ambit/testbed/test-support';
 
 const DEMO = path.join(import.meta.dirname, '..', 'src', 'mesh-demo.js');
 const EXAMPLES = path.join(import.meta.dirname, '..', '..', '..', '..', 'deploy', 'examples');
@@ -39,17 +39,6 @@ function runDemo(args: readonly string[], onLine: (line: string, kill: (s: NodeJ
   });
 }
 
-function prefix(base: string): string {
-  return `${base}${Math.floor(Math.random() * 0xffff).toString(36)}`;
-}
-
-function namespacesOf(run: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((ns) => ns.startsWith(`ambit-${run}-`));
-}
-
 /** The mesh's directory, from the "Up (… copied to <dir>/config):" line. */
 function meshDir(stdout: string): string {
   const m = /copied to (\S+)\/config\):/.exec(stdout);
@@ -66,7 +55,7 @@ async function exists(file: string): Promise<boolean> {
 
 test('the demo shows a request across nodes with both identities proven, the policy denial, the metrics, an L7 split and an L7 denial at the waypoint, then removes everything', async (t) => {
   if (!rootOnly(t)) return;
-  const run = prefix('demo');
+  const run = uniquePrefix('demo');
   const r = await runDemo(['--prefix', run]);
   t.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
   const sleep = 'spiffe://cluster.local/ns/demo/sa/sleep';
@@ -99,7 +88,7 @@ test('the demo shows a request across nodes with both identities proven, the pol
 
 test('Ctrl-C while the demo runs: exit 130, namespaces and files removed', async (t) => {
   if (!rootOnly(t)) return;
-  const run = prefix('demoint');
+  const run = uniquePrefix('demoint');
   let sent = false;
   const r = await runDemo(['--prefix', run], (line, kill) => {
     if (!sent && line.startsWith('Up (run')) {
@@ -120,7 +109,7 @@ test('a config without a workload the scenes need fails with the reason, and lea
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   // mesh.yaml alone: no notsleep.
   await copyFile(path.join(EXAMPLES, 'mesh.yaml'), path.join(dir, 'mesh.yaml'));
-  const run = prefix('demobad');
+  const run = uniquePrefix('demobad');
   const r = await runDemo(['--config', dir, '--prefix', run]);
   t.is(r.code, 1);
   t.regex(r.stderr, /demo failed: the demo needs a Ready pod labelled app=notsleep in namespace demo; the config has 0 such pod\(s\), none Ready/);

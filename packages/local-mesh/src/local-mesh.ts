@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { silentLogger } from '@ambit/mesh-core/telemetry';
 import type { Logger } from '@ambit/mesh-core/telemetry';
-import { AppProcess, Testbed, parseTopology } from '@ambit/testbed';
+import { AppProcess, HELD_CLIENT_APP, Testbed, parseTopology } from '@ambit/testbed';
 import type { CommandResult, ExecOptions } from '@ambit/testbed';
 import { checkConfigName, copyConfig, joinDocuments, listConfig, writeAtomically } from './config-files.js';
 import { LocalMeshError } from './errors.js';
@@ -36,7 +36,6 @@ import { DEFAULT_WAIT_MS, until } from './wait.js';
 /** `ambit-control-plane` and `ambit-ztunnel`: the packages' own command entry points (next to their index). */
 export const CONTROL_PLANE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.resolve('@ambit/control-plane'))), 'main.js');
 export const ZTUNNEL_MAIN = path.join(path.dirname(fileURLToPath(import.meta.resolve('@ambit/ztunnel'))), 'main.js');
-const HELD_CLIENT = fileURLToPath(new URL('./apps/held-client.js', import.meta.url));
 
 export const XDS_PORT = 15012;
 /** The DNS name in the control plane's serving certificate. */
@@ -88,7 +87,7 @@ export interface HttpResult {
   readonly body: string;
 }
 
-/** A client holding one connection open (apps/held-client.ts), driven line by line. */
+/** A client holding one connection open (testbed's `HELD_CLIENT_APP`), driven line by line. */
 export class HeldClient {
   readonly app: AppProcess;
 
@@ -230,8 +229,11 @@ export class LocalMesh {
     return p.ip;
   }
 
-  /** The environment a ztunnel on `node` runs with (the control plane's address, root and the node's token). */
-  ztunnelEnv(node: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  /**
+   * What any proxy of this mesh needs to reach the control plane (xDS and CA on one address, verified
+   * under its serving name, trusting the mesh root) with the token in `tokenPath`; and a PATH.
+   */
+  controlPlaneEnv(tokenPath: string): Record<string, string> {
     const root = path.join(this.stateDir, 'root-cert.pem');
     return {
       PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -241,7 +243,14 @@ export class LocalMesh {
       ALT_CA_HOSTNAME: CONTROL_PLANE_HOSTNAME,
       XDS_ROOT_CA: root,
       CA_ROOT_CA: root,
-      AUTH_TOKEN: path.join(this.stateDir, 'node-tokens', `${node}.token`),
+      AUTH_TOKEN: tokenPath,
+    };
+  }
+
+  /** The environment a ztunnel on `node` runs with (the control plane's address, root and the node's token). */
+  ztunnelEnv(node: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+    return {
+      ...this.controlPlaneEnv(path.join(this.stateDir, 'node-tokens', `${node}.token`)),
       NODE_NAME: node,
       POD_NAME: `ztunnel-${node}`,
       POD_NAMESPACE: 'istio-system',
@@ -368,7 +377,7 @@ export class LocalMesh {
   /** A client in `pod` holding a connection to `host:port` open; resolves once connected, with what the server saw. */
   async holdConnection(pod: string, host: string, port: number): Promise<{ client: HeldClient; server: Record<string, unknown> }> {
     this.#checkOpen();
-    const child = this.cluster.spawn(pod, process.execPath, [HELD_CLIENT, host, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = this.cluster.spawn(pod, process.execPath, [HELD_CLIENT_APP, host, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new HeldClient(new AppProcess(child, `held client ${pod} -> ${host}:${port}`));
     const connected = await client.app.waitFor('connected');
     return { client, server: connected['server'] as Record<string, unknown> };

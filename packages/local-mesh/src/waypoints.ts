@@ -15,7 +15,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalMeshError } from './errors.js';
-import { CONTROL_PLANE_HOSTNAME, type LocalMesh, type MeshExtension } from './local-mesh.js';
+import type { LocalMesh, MeshExtension } from './local-mesh.js';
 import type { MeshProcess } from './mesh-process.js';
 import { until } from './wait.js';
 
@@ -88,16 +88,8 @@ export function waypointTokenPath(mesh: LocalMesh, spec: Pick<WaypointSpec, 'nam
 
 /** The environment a waypoint runs with: the control plane's address and root, its token, who it is. */
 export function waypointEnv(mesh: LocalMesh, spec: WaypointSpec, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
-  const root = path.join(mesh.stateDir, 'root-cert.pem');
   return {
-    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    XDS_ADDRESS: mesh.xdsAddress,
-    CA_ADDRESS: mesh.xdsAddress,
-    ALT_XDS_HOSTNAME: CONTROL_PLANE_HOSTNAME,
-    ALT_CA_HOSTNAME: CONTROL_PLANE_HOSTNAME,
-    XDS_ROOT_CA: root,
-    CA_ROOT_CA: root,
-    AUTH_TOKEN: waypointTokenPath(mesh, spec),
+    ...mesh.controlPlaneEnv(waypointTokenPath(mesh, spec)),
     GATEWAY_NAME: spec.gateway,
     POD_NAME: spec.pod,
     POD_NAMESPACE: spec.namespace,

@@ -3,29 +3,17 @@
  * the library offers on it and every way it refuses. One mesh for the serial tests; the start failures build
  * their own and check that nothing is left.
  */
-import { execFileSync } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { LocalMesh, LocalMeshError, type MeshExtension } from '../src/index.js';
-import { rootOnly } from './helpers/root.js';
+import { namespacesOf, rootOnly, uniquePrefix } from '@ambit/testbed/test-support';
 
 const FIXTURE = path.join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'two-nodes');
 const CLIENT_ID = 'spiffe://cluster.local/ns/app/sa/client';
 const SERVER_ID = 'spiffe://cluster.local/ns/app/sa/server';
 
 let shared: LocalMesh | undefined;
-
-function prefix(base: string): string {
-  return `${base}${Math.floor(Math.random() * 0xffff).toString(36)}`;
-}
-
-function namespacesOf(run: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((ns) => ns.startsWith(`ambit-${run}-`));
-}
 
 async function gone(file: string): Promise<boolean> {
   try {
@@ -37,7 +25,7 @@ async function gone(file: string): Promise<boolean> {
 }
 
 test.before(async () => {
-  if (rootOnly()) shared = await LocalMesh.start({ config: FIXTURE, prefix: prefix('lm') });
+  if (rootOnly()) shared = await LocalMesh.start({ config: FIXTURE, prefix: uniquePrefix('lm') });
 });
 test.after.always(async () => {
   await shared?.destroy();
@@ -155,7 +143,7 @@ test.serial('startZtunnel refuses a second ztunnel on a node while the first run
 
 test('an unknown control-plane or ztunnel node is refused before anything is built', async (t) => {
   if (!rootOnly(t)) return;
-  const run = prefix('lmbad');
+  const run = uniquePrefix('lmbad');
   const err = await t.throwsAsync(LocalMesh.start({ config: FIXTURE, prefix: run, controlPlaneNode: 'node-z' }), { instanceOf: LocalMeshError });
   t.is(err.code, 'LOCAL_MESH_ERR_UNKNOWN_NODE');
   t.regex(err.message, /controlPlaneNode: no node named node-z \(nodes: node-a, node-b\)/);
@@ -168,7 +156,7 @@ test('an unknown control-plane or ztunnel node is refused before anything is bui
 
 test('an extension that fails tears the whole mesh down; one that succeeds adds its process, and close() drains everything', async (t) => {
   if (!rootOnly(t)) return;
-  const run = prefix('lmext');
+  const run = uniquePrefix('lmext');
   let seen: LocalMesh | undefined;
   const failing: MeshExtension = {
     name: 'broken',
@@ -183,7 +171,7 @@ test('an extension that fails tears the whole mesh down; one that succeeds adds 
   t.deepEqual(namespacesOf(run), []);
   t.true(await gone(seen!.dir));
 
-  const run2 = prefix('lmext');
+  const run2 = uniquePrefix('lmext');
   const adding: MeshExtension = {
     name: 'sidekick',
     start: async (m) => {

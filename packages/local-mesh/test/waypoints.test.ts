@@ -3,13 +3,12 @@
  * `ambit-waypoint` in that pod's namespace, found by `findWaypoints` and stopped with the mesh (it drains,
  * exit 0); a waypoint Gateway without a pod fails the start with the reason, leaving nothing behind.
  */
-import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { LocalMesh, LocalMeshError, findWaypoints, waypointEnv, waypointProcessName, waypointReadiness, waypointsExtension } from '../src/index.js';
-import { rootOnly } from './helpers/root.js';
+import { namespacesOf, rootOnly, uniquePrefix } from '@ambit/testbed/test-support';
 
 const FIXTURE = path.join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'two-nodes');
 
@@ -39,17 +38,6 @@ spec: { nodeName: node-b, serviceAccountName: waypoint }
 status: { phase: Running, podIP: 10.244.1.2, conditions: [{ type: Ready, status: "True" }] }
 `;
 
-function prefix(base: string): string {
-  return `${base}${Math.floor(Math.random() * 0xffff).toString(36)}`;
-}
-
-function namespacesOf(run: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((ns) => ns.startsWith(`ambit-${run}-`));
-}
-
 /** The two-node fixture plus `extra` files, in a temporary directory. */
 async function config(t: ExecutionContext, extra: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ambit-lm-wp-'));
@@ -61,7 +49,7 @@ async function config(t: ExecutionContext, extra: Record<string, string>): Promi
 
 test.serial('a waypoint per waypoint Gateway, ready in its pod, stopped with the mesh', async (t) => {
   if (!rootOnly(t)) return;
-  const run = prefix('lmwp');
+  const run = uniquePrefix('lmwp');
   const m = await LocalMesh.start({ config: await config(t, { 'waypoint.yaml': `${GATEWAY}---\n${WAYPOINT_POD}` }), prefix: run, extensions: [waypointsExtension()] });
   t.teardown(() => m.destroy());
   const specs = await findWaypoints(m);
@@ -81,7 +69,7 @@ test.serial('a waypoint per waypoint Gateway, ready in its pod, stopped with the
 
 test.serial('a waypoint Gateway without a pod fails the start with the reason, and nothing is left', async (t) => {
   if (!rootOnly(t)) return;
-  const run = prefix('lmwpx');
+  const run = uniquePrefix('lmwpx');
   const err = await t.throwsAsync(LocalMesh.start({ config: await config(t, { 'waypoint.yaml': GATEWAY }), prefix: run, ztunnelNodes: ['node-b'], extensions: [waypointsExtension()] }), {
     instanceOf: LocalMeshError,
   });

@@ -1,4 +1,4 @@
-export { Testbed } from './testbed.js';
+export { HELD_CLIENT_APP, Testbed } from './testbed.js';
 export type {
   TestbedNode,
   TestbedPod,

@@ -27,6 +27,12 @@ import { parseTopology } from './topology.js';
 import type { Topology } from './topology.js';
 
 const ECHO_APP = fileURLToPath(new URL('./apps/echo.js', import.meta.url));
+/**
+ * The held-connection client (apps/held-client.ts), for tests about connections that outlive something:
+ * run it in a pod with `spawn(pod, process.execPath, [HELD_CLIENT_APP, host, port])` and drive it through
+ * stdin (`send <text>`, `end`); it reports `connected`, `echo`, `end`, `closed` and `error` events.
+ */
+export const HELD_CLIENT_APP = fileURLToPath(new URL('./apps/held-client.js', import.meta.url));
 /** How long close() lets processes exit on SIGTERM before destroy() kills them. */
 const CLOSE_GRACE_MS = 3_000;
 

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { ImmutableMap } from './config/immutable-map.js';
 import type { WaypointSnapshot } from './config/types.js';
-import { Endpoint, json, text } from './admin/endpoint.js';
+import { HttpEndpoint, json, statsRoutes, text } from '@ambit/mesh-core/admin';
 import { DEFAULT_LIMITS, type ProxyContext, type ProxyLimits } from './proxy/context.js';
 import { Downstream } from './proxy/downstream.js';
 import { AccessLog } from './telemetry/access-log.js';
@@ -70,7 +70,7 @@ export class Waypoint {
   readonly downstream: Downstream;
   readonly #o: WaypointOptions;
   readonly #hbone: HboneClient;
-  readonly #endpoints: Endpoint[];
+  readonly #endpoints: HttpEndpoint[];
   readonly #addresses: Record<string, Address>;
   readonly #onChange: (s: WaypointSnapshot) => void;
   readonly #clock: Clock;
@@ -79,7 +79,7 @@ export class Waypoint {
   #certificateRetry: Timer | undefined;
   #closing = false;
 
-  private constructor(o: WaypointOptions, registry: Registry, clusters: ClusterManager, downstream: Downstream, hbone: HboneClient, endpoints: Endpoint[], addresses: Record<string, Address>, onChange: (s: WaypointSnapshot) => void) {
+  private constructor(o: WaypointOptions, registry: Registry, clusters: ClusterManager, downstream: Downstream, hbone: HboneClient, endpoints: HttpEndpoint[], addresses: Record<string, Address>, onChange: (s: WaypointSnapshot) => void) {
     this.#o = o;
     this.registry = registry;
     this.clusters = clusters;
@@ -115,23 +115,19 @@ export class Waypoint {
       limits: { ...DEFAULT_LIMITS, ...o.limits },
     };
     const downstream = new Downstream(ctx, { identity: o.identity, certificates: o.certificates, trustDomain: o.trustDomain });
-    const endpoints: Endpoint[] = [];
+    const endpoints: HttpEndpoint[] = [];
     const addresses: Record<string, Address> = {};
     // Filled in once built; the endpoints are up before and answer from what exists.
     const built: { app?: Waypoint } = {};
     try {
-      const plan: [string, Address, Endpoint][] = [
-        ['readiness', o.listen?.readiness ?? { host: '0.0.0.0', port: 15021 }, new Endpoint('readiness', { '/healthz/ready': () => (built.app?.ready() ? text(200, 'ready') : text(503, `not ready: ${built.app?.pending().join('; ') ?? 'starting'}`)) }, logger)],
+      const plan: [string, Address, HttpEndpoint][] = [
         [
-          'stats',
-          o.listen?.stats ?? { host: '0.0.0.0', port: 15020 },
-          new Endpoint(
-            'stats',
-            Object.fromEntries(['/metrics', '/stats/prometheus'].map((p) => [p, async () => ({ status: 200, body: await registry.metrics(), contentType: registry.contentType })])),
-            logger,
-          ),
+          'readiness',
+          o.listen?.readiness ?? { host: '0.0.0.0', port: 15021 },
+          new HttpEndpoint('readiness', { '/healthz/ready': { GET: () => (built.app?.ready() ? text(200, 'ready') : text(503, `not ready: ${built.app?.pending().join('; ') ?? 'starting'}`)) } }, logger),
         ],
-        ['admin', o.listen?.admin ?? { host: '127.0.0.1', port: 15000 }, new Endpoint('admin', { '/config_dump': () => json(200, built.app?.configDump() ?? { starting: true }) }, logger)],
+        ['stats', o.listen?.stats ?? { host: '0.0.0.0', port: 15020 }, new HttpEndpoint('stats', statsRoutes(registry), logger)],
+        ['admin', o.listen?.admin ?? { host: '127.0.0.1', port: 15000 }, new HttpEndpoint('admin', { '/config_dump': { GET: () => json(200, built.app?.configDump() ?? { starting: true }) } }, logger)],
       ];
       for (const [name, where, endpoint] of plan) {
         endpoints.push(endpoint);

@@ -12,16 +12,15 @@
  * Exit codes: 0 after a drain; 1 when startup fails or a second signal forces the stop; 2 for bad
  * configuration (every problem on stderr).
  */
-import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
-import { CaClient, Identity, SecretManager, readTokenFile } from '@ambit/mesh-core/identity';
+import { Identity, SecretManager, type CaClient } from '@ambit/mesh-core/identity';
+import { connectCa, routeGrpcLogs, runMain, runUntilStopped, xdsConnectionOptions } from '@ambit/mesh-core/process';
 import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { XdsClient, proxyNodeId } from '@ambit/xds';
 import { Waypoint } from './app.js';
 import { WaypointSnapshotBuilder } from './config/snapshot-builder.js';
 import { WaypointXdsUpdater } from './config/xds-updater.js';
-import { parseStartupConfig, StartupConfigError, type StartupConfig } from './startup-config.js';
+import { parseStartupConfig, type StartupConfig } from './startup-config.js';
 
 /** Everything main owns besides the app, closed after it. */
 interface Owned {
@@ -30,17 +29,6 @@ interface Owned {
   builder?: WaypointSnapshotBuilder;
   ca?: CaClient;
   secrets?: SecretManager;
-}
-
-function routeGrpcLogs(logger: Logger): void {
-  const log = logger.child({ component: 'grpc' });
-  const text = (args: unknown[]): string => args.map(String).join(' ');
-  grpc.setLogger({
-    error: (...args: unknown[]) => log.error(text(args)),
-    info: (...args: unknown[]) => log.info(text(args)),
-    debug: (...args: unknown[]) => log.debug(text(args)),
-  });
-  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
 }
 
 /** The xDS client → updater → snapshot builder chain; the builder is the data path's snapshot source. */
@@ -58,9 +46,7 @@ async function configuration(config: StartupConfig, logger: Logger, registry: Re
         WAYPOINT_LISTENER: config.listenerName,
       },
     },
-    tls: { rootCa: await readFile(config.xdsRootCaPath, 'utf8'), ...(config.altXdsHostname === undefined ? {} : { serverName: config.altXdsHostname }) },
-    token: readTokenFile(config.authTokenPath),
-    headers: { clusterid: config.clusterId },
+    ...(await xdsConnectionOptions(config)),
     // The client names its own component.
     logger,
     registry,
@@ -75,14 +61,7 @@ async function configuration(config: StartupConfig, logger: Logger, registry: Re
 
 /** The waypoint's own certificate: asked for with its token, never on anyone's behalf. */
 async function secretsFor(config: StartupConfig, logger: Logger, owned: Owned): Promise<SecretManager> {
-  const ca = new CaClient({
-    address: config.caAddress,
-    rootCertPem: await readFile(config.caRootCaPath, 'utf8'),
-    ...(config.altCaHostname === undefined ? {} : { serverName: config.altCaHostname }),
-    token: readTokenFile(config.authTokenPath),
-    clusterId: config.clusterId,
-    logger: logger.child({ component: 'ca-client' }),
-  });
+  const ca = await connectCa(config.caAddress, config, logger);
   owned.ca = ca;
   const ttlSeconds = Math.floor(config.secretTtlMs / 1000);
   return new SecretManager({ fetch: (identity) => ca.createCertificate(identity, { ttlSeconds }), logger: logger.child({ component: 'secrets' }) });
@@ -96,16 +75,8 @@ async function closeOwned(owned: Owned): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  let config: StartupConfig;
-  try {
-    config = parseStartupConfig(process.env);
-  } catch (err) {
-    if (err instanceof StartupConfigError) {
-      process.stderr.write(`ambit-waypoint: ${err.reason}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  // A StartupConfigError ends the process with exit code 2 (runMain).
+  const config = parseStartupConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
   routeGrpcLogs(logger);
   const registry = new Registry();
@@ -132,42 +103,17 @@ async function main(): Promise<number> {
   }
   logger.info({ listener: config.listenerName, xds: config.xdsAddress, ca: config.caAddress, drainDeadlineMs: config.drainDeadlineMs }, 'waypoint running');
 
-  // One handler for the whole life of the process, so that no signal falls back to Node's default (exit).
-  let forceStop!: (signal: NodeJS.Signals) => void;
-  const forced = new Promise<number>((resolve) => {
-    forceStop = (signal) => {
-      logger.warn({ signal }, 'second signal: stopping now');
-      app.destroy();
-      resolve(1);
-    };
+  return await runUntilStopped({
+    logger,
+    stop: async (signal) => {
+      logger.info({ signal, deadlineMs: config.drainDeadlineMs }, 'draining');
+      await app.close(config.drainDeadlineMs);
+      await closeOwned(owned);
+      logger.info('waypoint stopped');
+      return 0;
+    },
+    destroy: () => app.destroy(),
   });
-  let stopping = false;
-  const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        forceStop(signal);
-        return;
-      }
-      stopping = true;
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  const signal = await signalled;
-  logger.info({ signal, deadlineMs: config.drainDeadlineMs }, 'draining');
-  const drained = app.close(config.drainDeadlineMs).then(async () => {
-    await closeOwned(owned);
-    logger.info('waypoint stopped');
-    return 0;
-  });
-  return await Promise.race([drained, forced]);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`ambit-waypoint: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('ambit-waypoint', main);

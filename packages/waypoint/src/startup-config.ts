@@ -8,9 +8,20 @@
  * (`spiffe://<trust domain>/ns/<namespace>/sa/<gateway>`: a waypoint's service account is its Gateway's name).
  */
 import { isIP } from 'node:net';
-import { EnvReader, parseServerAddress, type Env } from '@ambit/mesh-core/config';
-import { MeshError } from '@ambit/mesh-core/errors';
-import { DEFAULT_CLUSTER_ID, Identity, IdentityError } from '@ambit/mesh-core/identity';
+import { EnvConfigError, EnvReader, type Env } from '@ambit/mesh-core/config';
+import { Identity } from '@ambit/mesh-core/identity';
+import {
+  DEFAULT_AUTH_TOKEN_PATH,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_ROOT_CERT_PATH,
+  DEFAULT_SECRET_TTL_MS,
+  LOG_LEVELS,
+  defaultControlPlaneAddress,
+  readClusterId,
+  readDrainDeadline,
+  readTrustDomain,
+  type LogLevel,
+} from '@ambit/mesh-core/process';
 import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS } from './config/snapshot-builder.js';
 
 /** Environment variable names. */
@@ -47,15 +58,6 @@ export const WAYPOINT_ENV = Object.freeze({
   LOG_LEVEL: 'LOG_LEVEL',
 });
 
-export const DEFAULT_XDS_ADDRESS_IN_CLUSTER = 'istiod.istio-system.svc:15012';
-export const DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER = 'localhost:15012';
-export const DEFAULT_ROOT_CERT_PATH = './var/run/secrets/istio/root-cert.pem';
-export const DEFAULT_AUTH_TOKEN_PATH = './var/run/secrets/tokens/istio-token';
-export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
-export const DEFAULT_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS = 5_000;
-export const DEFAULT_LOG_LEVEL = 'info';
-export { DEFAULT_CLUSTER_ID };
 
 export interface ListenAddress {
   readonly host: string;
@@ -75,9 +77,6 @@ export interface WaypointPorts {
 }
 
 export const DEFAULT_PORTS = Object.freeze({ hbone: 15008, admin: 15000, stats: 15020, readiness: 15021 });
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
 export interface StartupConfig {
   /** The control plane (xDS) as a gRPC target `host:port`. */
@@ -112,37 +111,24 @@ export interface StartupConfig {
 }
 
 /** The environment does not make a valid configuration; `problems` lists every `VAR=value: reason`. */
-export class StartupConfigError extends MeshError {
-  readonly problems: readonly string[];
-
+export class StartupConfigError extends EnvConfigError {
   constructor(problems: readonly string[]) {
-    super('WP_ERR_STARTUP_CONFIG', problems.length === 1 ? `invalid configuration: ${problems[0]!}` : `${problems.length} configuration problems:\n  ${problems.join('\n  ')}`);
-    this.problems = Object.freeze([...problems]);
+    super('WP_ERR_STARTUP_CONFIG', problems);
   }
 }
 
-const DNS_NAME_RE = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
 /** Kubernetes namespace and service-account-as-label names: DNS-1123 labels. */
 const DNS1123_LABEL_RE = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Object names (a Gateway, a pod): DNS-1123 subdomains. */
 const DNS1123_SUBDOMAIN_RE = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** Grace period minus a margin, so the last seconds before SIGKILL can close what remains cleanly. */
-export function drainDeadlineFromGrace(graceSeconds: number): number {
-  return Math.max(graceSeconds > 10 ? graceSeconds - 5 : graceSeconds - 1, 1) * 1000;
-}
-
+/** The waypoint has no local mode: an empty address is a mistake, not "no control plane". */
 function serverAddress(env: EnvReader, name: string, fallback: string): string {
-  const value = env.raw(name);
-  if (value === undefined) return fallback;
-  if (value.trim() === '') {
+  if (env.raw(name)?.trim() === '') {
     env.problem(name, 'empty; the waypoint has no configuration and no certificate without a control plane');
     return fallback;
   }
-  const parsed = parseServerAddress(value);
-  if (typeof parsed === 'string') return parsed;
-  env.problem(name, parsed.reason);
-  return fallback;
+  return env.serverAddress(name, fallback);
 }
 
 /** A required name matching `re` (`what` words the rejection). */
@@ -153,13 +139,6 @@ function requiredName(env: EnvReader, name: string, re: RegExp, what: string, wh
     return '';
   }
   if (!re.test(value)) env.problem(name, `not ${what}`);
-  return value;
-}
-
-function hostname(env: EnvReader, name: string): string | undefined {
-  const value = env.raw(name);
-  if (value === undefined || value === '') return undefined;
-  if (!DNS_NAME_RE.test(value)) env.problem(name, 'not a DNS name');
   return value;
 }
 
@@ -193,23 +172,12 @@ function ports(env: EnvReader): WaypointPorts {
 export function parseStartupConfig(envVars: Env = process.env): StartupConfig {
   const env = new EnvReader(envVars);
   const E = WAYPOINT_ENV;
-  const defaultAddress = envVars[E.KUBERNETES_SERVICE_HOST] !== undefined ? DEFAULT_XDS_ADDRESS_IN_CLUSTER : DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER;
+  const defaultAddress = defaultControlPlaneAddress(envVars);
   const xdsAddress = serverAddress(env, E.XDS_ADDRESS, defaultAddress);
   const caAddress = serverAddress(env, E.CA_ADDRESS, defaultAddress);
 
-  const clusterIdName = env.raw(E.ISTIO_META_CLUSTER_ID) !== undefined ? E.ISTIO_META_CLUSTER_ID : E.CLUSTER_ID;
-  const clusterId = env.string(clusterIdName, DEFAULT_CLUSTER_ID);
-  if (clusterId === '' || clusterId.includes('/')) env.problem(clusterIdName, 'must be non-empty and without "/" (it is part of workload uids)');
-
-  const trustDomain = env.string(E.TRUST_DOMAIN, DEFAULT_TRUST_DOMAIN);
-  let trustDomainOk = true;
-  try {
-    new Identity(trustDomain, 'default', 'default');
-  } catch (err) {
-    if (!(err instanceof IdentityError)) throw err;
-    env.problem(E.TRUST_DOMAIN, err.detail);
-    trustDomainOk = false;
-  }
+  const clusterId = readClusterId(env);
+  const { trustDomain, valid: trustDomainOk } = readTrustDomain(env);
 
   const gatewayName = requiredName(env, E.GATEWAY_NAME, DNS1123_LABEL_RE, 'a Gateway name usable as a service account (a DNS-1123 label)', 'the waypoint Gateway this process serves');
   const podNamespace = requiredName(env, E.POD_NAMESPACE, DNS1123_LABEL_RE, 'a Kubernetes namespace name', "the Gateway's namespace");
@@ -218,10 +186,8 @@ export function parseStartupConfig(envVars: Env = process.env): StartupConfig {
   if (instanceIp === '') env.problem(E.INSTANCE_IP, 'required: the pod IP, part of the xDS node id');
   else if (isIP(instanceIp) === 0) env.problem(E.INSTANCE_IP, 'not an IP address');
 
-  const grace = env.raw(E.TERMINATION_GRACE_PERIOD_SECONDS) !== undefined ? env.integer(E.TERMINATION_GRACE_PERIOD_SECONDS, -1, 0, 86_400) : -1;
-  const terminationGracePeriodSeconds = grace >= 0 ? grace : undefined;
-  let drainDeadlineMs = terminationGracePeriodSeconds !== undefined ? drainDeadlineFromGrace(terminationGracePeriodSeconds) : DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS;
-  if (env.raw(E.CONNECTION_TERMINATION_DEADLINE) !== undefined) drainDeadlineMs = env.duration(E.CONNECTION_TERMINATION_DEADLINE, drainDeadlineMs, true);
+  // A zero deadline is refused: requests in flight always get some time to finish.
+  const { terminationGracePeriodSeconds, drainDeadlineMs } = readDrainDeadline(env, { positive: true });
 
   const names = gatewayName !== '' && podNamespace !== '' && env.problems.every((p) => !p.startsWith(`${E.GATEWAY_NAME}=`) && !p.startsWith(`${E.POD_NAMESPACE}=`));
   const config: StartupConfig = {
@@ -229,8 +195,8 @@ export function parseStartupConfig(envVars: Env = process.env): StartupConfig {
     caAddress,
     xdsRootCaPath: env.nonEmpty(E.XDS_ROOT_CA, DEFAULT_ROOT_CERT_PATH),
     caRootCaPath: env.nonEmpty(E.CA_ROOT_CA, DEFAULT_ROOT_CERT_PATH),
-    altXdsHostname: hostname(env, E.ALT_XDS_HOSTNAME),
-    altCaHostname: hostname(env, E.ALT_CA_HOSTNAME),
+    altXdsHostname: env.dnsName(E.ALT_XDS_HOSTNAME),
+    altCaHostname: env.dnsName(E.ALT_CA_HOSTNAME),
     authTokenPath: env.nonEmpty(E.AUTH_TOKEN, DEFAULT_AUTH_TOKEN_PATH),
     clusterId,
     trustDomain,

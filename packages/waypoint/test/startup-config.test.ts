@@ -1,12 +1,6 @@
 import test from 'ava';
-import {
-  DEFAULT_XDS_ADDRESS_IN_CLUSTER,
-  DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER,
-  drainDeadlineFromGrace,
-  parseStartupConfig,
-  StartupConfigError,
-  type StartupConfig,
-} from '../src/startup-config.js';
+import { DEFAULT_XDS_ADDRESS_IN_CLUSTER, DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER } from '@ambit/mesh-core/process';
+import { parseStartupConfig, StartupConfigError, type StartupConfig } from '../src/startup-config.js';
 
 /** What a waypoint pod's downward API and its Deployment provide. */
 const POD = { GATEWAY_NAME: 'waypoint', POD_NAME: 'waypoint-5c8d9f7b6-hw9zl', POD_NAMESPACE: 'demo', INSTANCE_IP: '10.244.1.12' };
@@ -105,10 +99,7 @@ test('in a cluster the control plane defaults to istiod; everything can be set',
 });
 
 test('the drain deadline: grace period minus a margin, or CONNECTION_TERMINATION_DEADLINE', (t) => {
-  t.is(drainDeadlineFromGrace(30), 25_000);
-  t.is(drainDeadlineFromGrace(10), 9_000);
-  t.is(drainDeadlineFromGrace(1), 1_000);
-  t.is(drainDeadlineFromGrace(0), 1_000);
+  t.is(parseStartupConfig({ ...POD, TERMINATION_GRACE_PERIOD_SECONDS: '30' }).drainDeadlineMs, 25_000);
   t.is(parseStartupConfig({ ...POD, TERMINATION_GRACE_PERIOD_SECONDS: '30', CONNECTION_TERMINATION_DEADLINE: '3s' }).drainDeadlineMs, 3000);
 });
 

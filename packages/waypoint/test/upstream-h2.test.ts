@@ -6,26 +6,21 @@
 import test from 'ava';
 import { Client, Server, ServerCredentials, credentials, Metadata, status as GrpcStatus, type ServiceError, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http2';
-import { HboneServer } from '@ambit/mesh-core/hbone';
 import {
   BINDING,
-  TD,
+  behindHbone,
   binding,
   capture,
   cluster,
   dualBackend,
-  endpoint,
   forwardTo,
   get,
   h2backend,
   h2session,
   httpChain,
-  pki,
   prefix,
   readAll,
   route,
-  serverId,
-  silent,
   snapshot,
   startWaypoint,
   vhost,
@@ -153,11 +148,7 @@ async function grpcBackend(t: Parameters<typeof h2backend>[0]) {
   );
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   t.teardown(() => server.forceShutdown());
-  const { certs } = await pki();
-  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
-  const bound = await hbone.listen(0, '127.0.0.1');
-  t.teardown(() => hbone.destroy());
-  return endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port });
+  return behindHbone(t, port);
 }
 
 test('gRPC (grpc-js client and server) through the waypoint h2 → h2: unary, error status, server streaming; grpc_response_status in metrics', async (t) => {

@@ -12,12 +12,12 @@
  * until the deadline, then the rest is closed, the capture rules removed, the endpoints closed.
  */
 import { Registry } from 'prom-client';
+import { HttpEndpoint, statsRoutes } from '@ambit/mesh-core/admin';
 import type { CertificateSource } from '@ambit/mesh-core/identity';
 import type { Clock } from '@ambit/mesh-core/lifecycle';
 import type { Logger } from '@ambit/mesh-core/telemetry';
 import { AccessLog } from './access-log.js';
-import { adminRoutes, readinessRoutes, statsRoutes } from './admin/endpoints.js';
-import { HttpEndpoint } from './admin/http-endpoint.js';
+import { adminRoutes, readinessRoutes } from './admin/endpoints.js';
 import type { Config } from './config.js';
 import type { DrainOutcome } from './drain.js';
 import { LocalWorkloads, type CaptureControl, type WorkloadSecrets } from './local-workloads.js';

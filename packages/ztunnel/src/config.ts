@@ -5,8 +5,19 @@
  * `/config_dump` can serialise it as is.
  */
 import { isIP } from 'node:net';
-import { DEFAULT_CLUSTER_ID, Identity, IdentityError } from '@ambit/mesh-core/identity';
-import { EnvReader, parseServerAddress, type Env } from './config-parse.js';
+import {
+  DEFAULT_AUTH_TOKEN_PATH,
+  DEFAULT_ROOT_CERT_PATH,
+  DEFAULT_SECRET_TTL_MS,
+  DEFAULT_LOG_LEVEL,
+  LOG_LEVELS,
+  defaultControlPlaneAddress,
+  readClusterId,
+  readDrainDeadline,
+  readTrustDomain,
+  type LogLevel,
+} from '@ambit/mesh-core/process';
+import { EnvReader, type Env } from './config-parse.js';
 import { ConfigError } from './errors.js';
 
 /** Environment variable names. */
@@ -45,23 +56,14 @@ export const ENV = Object.freeze({
   LOCAL_XDS_PATH: 'LOCAL_XDS_PATH',
 });
 
-export const DEFAULT_XDS_ADDRESS_IN_CLUSTER = 'istiod.istio-system.svc:15012';
-export const DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER = 'localhost:15012';
-export const DEFAULT_ROOT_CERT_PATH = './var/run/secrets/istio/root-cert.pem';
-export const DEFAULT_AUTH_TOKEN_PATH = './var/run/secrets/tokens/istio-token';
-export { DEFAULT_CLUSTER_ID };
-export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
-export const DEFAULT_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
 /** 1337: set on every socket ztunnel opens so that capture rules skip its own traffic. */
 export const DEFAULT_PACKET_MARK = 0x539;
-export const DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS = 5_000;
 export const DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION = 100;
 export const DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS = 5 * 60 * 1000;
 export const DEFAULT_HTTP2_STREAM_WINDOW_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_HTTP2_CONNECTION_WINDOW_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_HTTP2_FRAME_SIZE = 1024 * 1024;
 export const DEFAULT_WORKER_THREADS = 1;
-export const DEFAULT_LOG_LEVEL = 'info';
 
 export interface Ports {
   /** Outbound capture, inside each pod's network namespace. */
@@ -85,9 +87,6 @@ export interface Http2Config {
   readonly connectionWindowSize: number;
   readonly frameSize: number;
 }
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
 export interface Config {
   /** The control plane as a gRPC target `host:port`; undefined when `XDS_ADDRESS` is empty (local config only). */
@@ -132,8 +131,6 @@ export interface Config {
   readonly localXdsPath: string | undefined;
 }
 
-/** A DNS name (RFC 1123 labels). */
-const DNS_NAME_RE = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
 /** Kubernetes namespace: a DNS-1123 label. */
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** HTTP/2 limits (RFC 9113 section 6.5.2 and 6.9.1). */
@@ -141,19 +138,10 @@ const MAX_WINDOW = 2 ** 31 - 1;
 const MIN_FRAME = 16_384;
 const MAX_FRAME = 2 ** 24 - 1;
 
+/** ztunnel can run on a local file alone: an empty address means no such server. */
 function serverAddress(env: EnvReader, name: string, fallback: string): string | undefined {
-  const value = env.raw(name);
-  if (value === undefined) return fallback;
-  if (value === '') return undefined;
-  const parsed = parseServerAddress(value);
-  if (typeof parsed === 'string') return parsed;
-  env.problem(name, parsed.reason);
-  return fallback;
-}
-
-/** Grace period minus a margin, so the last seconds before SIGKILL can close what remains cleanly. */
-export function drainDeadlineFromGrace(graceSeconds: number): number {
-  return Math.max(graceSeconds > 10 ? graceSeconds - 5 : graceSeconds - 1, 1) * 1000;
+  const address = env.serverAddress(name, fallback);
+  return address === '' ? undefined : address;
 }
 
 /**
@@ -161,8 +149,7 @@ export function drainDeadlineFromGrace(graceSeconds: number): number {
  */
 export function parseConfig(envVars: Env = process.env): Config {
   const env = new EnvReader(envVars);
-  const inCluster = envVars[ENV.KUBERNETES_SERVICE_HOST] !== undefined;
-  const defaultAddress = inCluster ? DEFAULT_XDS_ADDRESS_IN_CLUSTER : DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER;
+  const defaultAddress = defaultControlPlaneAddress(envVars);
   const xdsAddress = serverAddress(env, ENV.XDS_ADDRESS, defaultAddress);
   const caAddress = serverAddress(env, ENV.CA_ADDRESS, defaultAddress);
 
@@ -176,17 +163,8 @@ export function parseConfig(envVars: Env = process.env): Config {
     env.problem(ENV.XDS_ADDRESS, `no control plane and no ${ENV.LOCAL_XDS_PATH}: ztunnel would have no configuration`);
   }
 
-  const clusterIdName = env.raw(ENV.ISTIO_META_CLUSTER_ID) !== undefined ? ENV.ISTIO_META_CLUSTER_ID : ENV.CLUSTER_ID;
-  const clusterId = env.string(clusterIdName, DEFAULT_CLUSTER_ID);
-  if (clusterId === '' || clusterId.includes('/')) env.problem(clusterIdName, 'must be non-empty and without "/" (it is part of workload uids)');
-
-  const trustDomain = env.string(ENV.TRUST_DOMAIN, DEFAULT_TRUST_DOMAIN);
-  try {
-    new Identity(trustDomain, 'default', 'default');
-  } catch (err) {
-    if (!(err instanceof IdentityError)) throw err;
-    env.problem(ENV.TRUST_DOMAIN, err.detail);
-  }
+  const clusterId = readClusterId(env);
+  const { trustDomain } = readTrustDomain(env);
 
   // The node id and metadata the control plane identifies this ztunnel by: required with xDS.
   const needed = xdsAddress !== undefined;
@@ -215,19 +193,10 @@ export function parseConfig(envVars: Env = process.env): Config {
     else packetMark = value;
   }
 
-  const grace = env.raw(ENV.TERMINATION_GRACE_PERIOD_SECONDS) !== undefined ? env.integer(ENV.TERMINATION_GRACE_PERIOD_SECONDS, -1, 0, 86_400) : -1;
-  const terminationGracePeriodSeconds = grace >= 0 ? grace : undefined;
-  let drainDeadlineMs = terminationGracePeriodSeconds !== undefined ? drainDeadlineFromGrace(terminationGracePeriodSeconds) : DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS;
-  if (env.raw(ENV.CONNECTION_TERMINATION_DEADLINE) !== undefined) drainDeadlineMs = env.duration(ENV.CONNECTION_TERMINATION_DEADLINE, drainDeadlineMs);
-
-  const hostname = (name: string): string | undefined => {
-    const value = env.raw(name);
-    if (value === undefined || value === '') return undefined;
-    if (!DNS_NAME_RE.test(value)) env.problem(name, 'not a DNS name');
-    return value;
-  };
-  const altXdsHostname = hostname(ENV.ALT_XDS_HOSTNAME);
-  const altCaHostname = hostname(ENV.ALT_CA_HOSTNAME);
+  // A zero deadline is taken: the drain then cuts at once.
+  const { terminationGracePeriodSeconds, drainDeadlineMs } = readDrainDeadline(env, { positive: false });
+  const altXdsHostname = env.dnsName(ENV.ALT_XDS_HOSTNAME);
+  const altCaHostname = env.dnsName(ENV.ALT_CA_HOSTNAME);
 
   const config: Config = {
     xdsAddress,

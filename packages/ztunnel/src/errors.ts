@@ -2,18 +2,13 @@
  * Errors the ztunnel's state and policy core raises on purpose. Every class extends mesh-core's
  * `MeshError`, so `code` is stable (callers and tests branch on it) and `message` is for people.
  */
+import { EnvConfigError } from '@ambit/mesh-core/config';
 import { MeshError } from '@ambit/mesh-core/errors';
 
 /** The environment does not make a valid configuration; `problems` lists every `VAR=value: reason`. */
-export class ConfigError extends MeshError {
-  readonly problems: readonly string[];
-
+export class ConfigError extends EnvConfigError {
   constructor(problems: readonly string[]) {
-    super(
-      'ZT_ERR_CONFIG',
-      problems.length === 1 ? `invalid configuration: ${problems[0]!}` : `${problems.length} configuration problems:\n  ${problems.join('\n  ')}`,
-    );
-    this.problems = Object.freeze([...problems]);
+    super('ZT_ERR_CONFIG', problems);
   }
 }
 

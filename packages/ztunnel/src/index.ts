@@ -1,28 +1,32 @@
 // Configuration.
 export {
   parseConfig,
-  drainDeadlineFromGrace,
   ENV,
   DEFAULT_PORTS,
-  DEFAULT_XDS_ADDRESS_IN_CLUSTER,
-  DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER,
-  DEFAULT_ROOT_CERT_PATH,
-  DEFAULT_AUTH_TOKEN_PATH,
-  DEFAULT_CLUSTER_ID,
-  DEFAULT_TRUST_DOMAIN,
-  DEFAULT_SECRET_TTL_MS,
   DEFAULT_PACKET_MARK,
-  DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS,
   DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
   DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
   DEFAULT_HTTP2_STREAM_WINDOW_SIZE,
   DEFAULT_HTTP2_CONNECTION_WINDOW_SIZE,
   DEFAULT_HTTP2_FRAME_SIZE,
   DEFAULT_WORKER_THREADS,
+} from './config.js';
+export type { Config, Ports, Http2Config } from './config.js';
+// The defaults ztunnel shares with the waypoint, exported here under the names ztunnel has always had.
+export { DEFAULT_CLUSTER_ID } from '@ambit/mesh-core/identity';
+export {
+  drainDeadlineFromGrace,
+  DEFAULT_XDS_ADDRESS_IN_CLUSTER,
+  DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER,
+  DEFAULT_ROOT_CERT_PATH,
+  DEFAULT_AUTH_TOKEN_PATH,
+  DEFAULT_TRUST_DOMAIN,
+  DEFAULT_SECRET_TTL_MS,
+  DEFAULT_CONNECTION_TERMINATION_DEADLINE_MS,
   DEFAULT_LOG_LEVEL,
   LOG_LEVELS,
-} from './config.js';
-export type { Config, Ports, Http2Config, LogLevel } from './config.js';
+} from '@ambit/mesh-core/process';
+export type { LogLevel } from '@ambit/mesh-core/process';
 export { parseDuration, parseServerAddress } from './config-parse.js';
 export type { Env } from './config-parse.js';
 export { ConfigError, LocalConfigError, StateClosedError, AuthzRequestError } from './errors.js';
@@ -120,7 +124,7 @@ export { Readiness } from './readiness.js';
 export type { ReadinessCheck, ReadinessStatus } from './readiness.js';
 export { LocalWorkloads } from './local-workloads.js';
 export type { CaptureControl, CapturedWorkload, HeldCertificate, LocalWorkloadsOptions, WorkloadSecrets, WorkloadState } from './local-workloads.js';
-export { HttpEndpoint } from './admin/http-endpoint.js';
-export { adminRoutes, statsRoutes, readinessRoutes } from './admin/endpoints.js';
+export { HttpEndpoint, statsRoutes } from '@ambit/mesh-core/admin';
+export { adminRoutes, readinessRoutes } from './admin/endpoints.js';
 export { Ztunnel } from './app.js';
 export type { CaptureLifecycle, EndpointAddress, Listeners, SyncStatus, ZtunnelOptions } from './app.js';

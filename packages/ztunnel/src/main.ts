@@ -10,16 +10,15 @@
  *
  * Exit codes: 0 after a drain; 1 when startup fails or a second signal forces the stop; 2 for bad config.
  */
-import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
-import { CaClient, SecretManager, readTokenFile, type Identity, type WorkloadCertificate } from '@ambit/mesh-core/identity';
+import { SecretManager, type CaClient, type Identity, type WorkloadCertificate } from '@ambit/mesh-core/identity';
+import { connectCa, routeGrpcLogs, runMain, runUntilStopped, xdsConnectionOptions } from '@ambit/mesh-core/process';
 import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { XdsClient, proxyNodeId } from '@ambit/xds';
 import { Ztunnel, type SyncStatus } from './app.js';
 import { CaptureListeners, CaptureManager, dialTransparent } from './capture/index.js';
 import { parseConfig, type Config } from './config.js';
-import { ConfigError, LocalConfigError } from './errors.js';
+import { LocalConfigError } from './errors.js';
 import { applyLocalConfig, loadLocalConfig } from './state/local-config.js';
 import { StateStore } from './state/store.js';
 import { XdsStateUpdater } from './state/xds-updater.js';
@@ -33,32 +32,14 @@ interface Owned {
   store?: StateStore;
 }
 
-function routeGrpcLogs(logger: Logger): void {
-  const log = logger.child({ component: 'grpc' });
-  const text = (args: unknown[]): string => args.map(String).join(' ');
-  grpc.setLogger({
-    error: (...args: unknown[]) => log.error(text(args)),
-    info: (...args: unknown[]) => log.info(text(args)),
-    debug: (...args: unknown[]) => log.debug(text(args)),
-  });
-  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
-}
-
 /** The secret manager, fetching from the CA on the workloads' behalf; without a CA every fetch fails clearly. */
 async function secretsFor(config: Config, logger: Logger, owned: Owned): Promise<SecretManager> {
   let fetch: (identity: Identity) => Promise<WorkloadCertificate>;
   if (config.caAddress === undefined) {
     fetch = (identity) => Promise.reject(new Error(`no CA configured (CA_ADDRESS is empty): cannot get a certificate for ${identity.uri}`));
   } else {
-    owned.ca = new CaClient({
-      address: config.caAddress,
-      rootCertPem: await readFile(config.caRootCaPath, 'utf8'),
-      ...(config.altCaHostname === undefined ? {} : { serverName: config.altCaHostname }),
-      token: readTokenFile(config.authTokenPath),
-      clusterId: config.clusterId,
-      logger: logger.child({ component: 'ca-client' }),
-    });
-    const ca = owned.ca;
+    const ca = await connectCa(config.caAddress, config, logger);
+    owned.ca = ca;
     const ttlSeconds = Math.floor(config.secretTtlMs / 1000);
     fetch = (identity) => ca.createCertificate(identity, { impersonate: true, ttlSeconds });
   }
@@ -81,9 +62,7 @@ async function stateFor(config: Config, logger: Logger, registry: Registry, owne
       id: proxyNodeId('ztunnel', config.instanceIp, config.podName, config.podNamespace),
       metadata: { NAME: config.podName, NAMESPACE: config.podNamespace, INSTANCE_IPS: config.instanceIp, NODE_NAME: config.nodeName, CLUSTER_ID: config.clusterId },
     },
-    tls: { rootCa: await readFile(config.xdsRootCaPath, 'utf8'), ...(config.altXdsHostname === undefined ? {} : { serverName: config.altXdsHostname }) },
-    token: readTokenFile(config.authTokenPath),
-    headers: { clusterid: config.clusterId },
+    ...(await xdsConnectionOptions(config)),
     logger: logger.child({ component: 'xds' }),
     registry,
   });
@@ -103,16 +82,8 @@ async function closeOwned(owned: Owned): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = parseConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`ambit-ztunnel: ${err.reason}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  // A ConfigError ends the process with exit code 2 (runMain).
+  const config = parseConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
   routeGrpcLogs(logger);
   if (config.workerThreads > 1) {
@@ -155,43 +126,18 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  // One handler for the whole life of the process, so that no signal falls back to Node's default (exit).
-  let forceStop!: (signal: NodeJS.Signals) => void;
-  const forced = new Promise<number>((resolve) => {
-    forceStop = (signal) => {
-      logger.warn({ signal }, 'second signal: stopping now');
-      app.destroy();
-      resolve(1);
-    };
+  return await runUntilStopped({
+    logger,
+    requested: quitRequested,
+    stop: async (cause) => {
+      logger.info({ cause }, 'shutting down');
+      const outcome = await app.drain();
+      await closeOwned(owned);
+      logger.info({ outcome }, 'ztunnel stopped');
+      return 0;
+    },
+    destroy: () => app.destroy(),
   });
-  let stopping = false;
-  const signalled = new Promise<string>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        forceStop(signal);
-        return;
-      }
-      stopping = true;
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  const cause = await Promise.race([signalled, quitRequested]);
-  stopping = true;
-  logger.info({ cause }, 'shutting down');
-  const drained = app.drain().then(async (outcome) => {
-    await closeOwned(owned);
-    logger.info({ outcome }, 'ztunnel stopped');
-    return 0;
-  });
-  return await Promise.race([drained, forced]);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`ambit-ztunnel: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('ambit-ztunnel', main);

@@ -1,12 +1,6 @@
 import test from 'ava';
-import {
-  DEFAULT_PORTS,
-  DEFAULT_XDS_ADDRESS_IN_CLUSTER,
-  DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER,
-  drainDeadlineFromGrace,
-  parseConfig,
-  type Config,
-} from '../src/config.js';
+import { DEFAULT_XDS_ADDRESS_IN_CLUSTER, DEFAULT_XDS_ADDRESS_OUTSIDE_CLUSTER } from '@ambit/mesh-core/process';
+import { DEFAULT_PORTS, parseConfig, type Config } from '../src/config.js';
 import { parseDuration, parseServerAddress } from '../src/config-parse.js';
 import { ConfigError } from '../src/errors.js';
 
@@ -115,12 +109,7 @@ test('every variable is read', (t) => {
 });
 
 test('drain deadline: grace − 5 s, or − 1 s when ≤ 10 s, at least 1 s; CONNECTION_TERMINATION_DEADLINE wins', (t) => {
-  t.is(drainDeadlineFromGrace(30), 25_000);
-  t.is(drainDeadlineFromGrace(11), 6_000);
-  t.is(drainDeadlineFromGrace(10), 9_000);
-  t.is(drainDeadlineFromGrace(2), 1_000);
-  t.is(drainDeadlineFromGrace(1), 1_000);
-  t.is(drainDeadlineFromGrace(0), 1_000);
+  t.is(parseConfig({ ...POD, TERMINATION_GRACE_PERIOD_SECONDS: '30' }).drainDeadlineMs, 25_000);
   t.is(parseConfig({ ...POD, TERMINATION_GRACE_PERIOD_SECONDS: '10' }).drainDeadlineMs, 9_000);
   t.is(parseConfig({ ...POD, TERMINATION_GRACE_PERIOD_SECONDS: '30', CONNECTION_TERMINATION_DEADLINE: '7s' }).drainDeadlineMs, 7_000);
   t.is(parseConfig({ ...POD, CONNECTION_TERMINATION_DEADLINE: '1500ms' }).drainDeadlineMs, 1_500);

@@ -1,7 +1,7 @@
+/** ztunnel's own routes (admin and readiness), served by mesh-core's HttpEndpoint (tested there). */
 import test, { type ExecutionContext } from 'ava';
-import { Counter, Registry } from 'prom-client';
-import { adminRoutes, readinessRoutes, statsRoutes } from '../src/admin/endpoints.js';
-import { HttpEndpoint, json, type Routes } from '../src/admin/http-endpoint.js';
+import { HttpEndpoint, type Routes } from '@ambit/mesh-core/admin';
+import { adminRoutes, readinessRoutes } from '../src/admin/endpoints.js';
 import { Readiness } from '../src/readiness.js';
 import { capturingLogger } from './fixtures/resources.js';
 
@@ -12,43 +12,6 @@ async function serve(t: ExecutionContext, routes: Routes): Promise<{ url: string
   t.teardown(() => endpoint.destroy());
   return { url: `http://127.0.0.1:${port}`, lines };
 }
-
-test('exact paths and methods: 404 names the known paths, 405 says what is allowed, a throw is a logged 500', async (t) => {
-  const { url, lines } = await serve(t, {
-    '/ok': { GET: () => json(200, { fine: true }) },
-    '/boom': {
-      GET: () => {
-        throw new Error('handler bug');
-      },
-    },
-  });
-  const ok = await fetch(`${url}/ok?verbose=1`);
-  t.is(ok.status, 200);
-  t.is(ok.headers.get('content-type'), 'application/json');
-  t.deepEqual(await ok.json(), { fine: true });
-  const missing = await fetch(`${url}/nope`);
-  t.is(missing.status, 404);
-  t.is(await missing.text(), 'no such endpoint /nope; try /ok, /boom\n');
-  const wrong = await fetch(`${url}/ok`, { method: 'POST', body: 'x' });
-  t.is(wrong.status, 405);
-  t.is(wrong.headers.get('allow'), 'GET');
-  const boom = await fetch(`${url}/boom`);
-  t.is(boom.status, 500);
-  t.is(await boom.text(), 'internal error: handler bug\n');
-  t.like(lines.find((l) => l['msg'] === 'endpoint handler failed'), { component: 'test', path: '/boom' });
-  t.is((await fetch(`${url}/ok`)).status, 200, 'still serving');
-});
-
-test('listening on a port in use fails with the error; close() is harmless twice', async (t) => {
-  const { logger } = capturingLogger();
-  const first = new HttpEndpoint('a', {}, logger);
-  const { port } = await first.listen('127.0.0.1', 0);
-  t.teardown(() => first.destroy());
-  const second = new HttpEndpoint('b', {}, logger);
-  await t.throwsAsync(second.listen('127.0.0.1', port), { code: 'EADDRINUSE' });
-  await first.close();
-  await first.close();
-});
 
 test('admin: config_dump and quitquitquit (answered before the quit runs)', async (t) => {
   let quits = 0;
@@ -62,18 +25,6 @@ test('admin: config_dump and quitquitquit (answered before the quit runs)', asyn
   await new Promise((resolve) => setImmediate(resolve));
   t.is(quits, 1);
   t.regex(await (await fetch(`${url}/`)).text(), /POST \/quitquitquit/);
-});
-
-test('stats: the registry in Prometheus text at /metrics and /stats/prometheus', async (t) => {
-  const registry = new Registry();
-  new Counter({ name: 'istio_build', help: 'build', registers: [registry] }).inc();
-  const { url } = await serve(t, statsRoutes(registry));
-  for (const path of ['/metrics', '/stats/prometheus']) {
-    const r = await fetch(`${url}${path}`);
-    t.is(r.status, 200);
-    t.is(r.headers.get('content-type'), registry.contentType);
-    t.regex(await r.text(), /^istio_build 1$/m);
-  }
 });
 
 test('readiness: 200 ready, or 500 with one pending item a line', async (t) => {

@@ -14,7 +14,8 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 
-interface Spec {
+/** What to send (the one argument, as JSON); the tests build it through `WaypointMesh.send`. */
+export interface LoadSpec {
   readonly host: string;
   readonly port: number;
   readonly path: string;
@@ -27,15 +28,16 @@ interface Spec {
   readonly body?: string;
 }
 
-interface Outcome {
-  status?: number;
-  pod?: string;
-  body?: string;
-  error?: string;
-  ms: number;
+/** One request's outcome: an answer (status, the serving pod when a server answered) or an error code. */
+export interface Outcome {
+  readonly status?: number;
+  readonly pod?: string;
+  readonly body?: string;
+  readonly error?: string;
+  readonly ms: number;
 }
 
-const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
+const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
 const timeoutMs = spec.timeoutMs ?? 10_000;
 const method = spec.method ?? 'GET';
 

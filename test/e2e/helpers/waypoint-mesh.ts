@@ -8,6 +8,8 @@ import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalMesh, until, waypointsExtension, type MeshProcess } from '@ambit/local-mesh';
 import { AppProcess } from '@ambit/testbed';
+import { uniquePrefix } from '@ambit/testbed/test-support';
+import type { LoadSpec, Outcome } from '../apps/load-client.js';
 
 export { until } from '@ambit/local-mesh';
 
@@ -36,28 +38,9 @@ export const SERVER_PODS: readonly ServerPod[] = ['mirror', 'od-a', 'web-v1', 'w
 
 export const VIP = { web: '10.96.0.10', flaky: '10.96.0.20', slow: '10.96.0.21', mirror: '10.96.0.30', od: '10.96.0.40', api: '10.96.0.50' } as const;
 
-/** What the load client sends (apps/load-client.ts). */
-export interface RequestSpec {
-  readonly host: string;
-  readonly port?: number;
-  readonly path: string;
-  readonly count?: number;
-  readonly concurrency?: number;
-  readonly method?: string;
-  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
-  readonly http2?: boolean;
-  readonly timeoutMs?: number;
-  readonly body?: string;
-}
-
-/** One request's outcome: an answer (status, the serving pod when a server answered) or an error code. */
-export interface Outcome {
-  readonly status?: number;
-  readonly pod?: string;
-  readonly body?: string;
-  readonly error?: string;
-  readonly ms: number;
-}
+/** What the load client sends (apps/load-client.ts); the port defaults to 80. */
+export type RequestSpec = Omit<LoadSpec, 'port'> & { readonly port?: number };
+export type { Outcome };
 
 export class WaypointMesh {
   readonly mesh: LocalMesh;
@@ -149,7 +132,7 @@ export class WaypointMesh {
 export async function createWaypointMesh(prefix: string): Promise<WaypointMesh> {
   const mesh = await LocalMesh.start({
     config: WAYPOINT_MESH,
-    prefix: `${prefix}${Math.floor(Math.random() * 0xffff).toString(36)}`,
+    prefix: uniquePrefix(prefix),
     controlPlaneLogLevel: 'warn',
     extensions: [waypointsExtension()],
   });

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { LocalMesh, type LocalMeshOptions } from '@ambit/local-mesh';
+import { uniquePrefix } from '@ambit/testbed/test-support';
 
 export { ZTUNNEL_MAIN as ZTUNNEL, until } from '@ambit/local-mesh';
 export type { LogRecord } from '@ambit/local-mesh';
@@ -27,7 +28,7 @@ export const WEB_VIP = '10.96.0.10';
  * Builds the mesh (run names `<prefix><random>`) with echo servers in the pods. On failure nothing is left.
  */
 export async function createMesh(prefix: string, options: Pick<LocalMeshOptions, 'ztunnelEnv'> = {}): Promise<LocalMesh> {
-  const mesh = await LocalMesh.start({ config: MESH_YAML, prefix: `${prefix}${Math.floor(Math.random() * 0xffff).toString(36)}`, controlPlaneLogLevel: 'warn', ...options });
+  const mesh = await LocalMesh.start({ config: MESH_YAML, prefix: uniquePrefix(prefix), controlPlaneLogLevel: 'warn', ...options });
   try {
     for (const pod of Object.keys(POD_IP) as PodName[]) await mesh.cluster.startEchoServer(pod, { protocol: 'tcp', port: 8080 });
     await mesh.cluster.startEchoServer('api-b', { protocol: 'tcp', port: 9090 });

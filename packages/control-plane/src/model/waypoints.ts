@@ -43,6 +43,21 @@ export interface Waypoint {
   readonly allowedSelector?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Whether `waypoint` takes what namespace `namespace` attaches to it (workloads and Services using it,
+ * routes naming it as their parent): its HBONE listener's `allowedRoutes.namespaces`, as Gateway API reads it.
+ */
+export function waypointAdmits(ctx: ModelContext, waypoint: Waypoint, namespace: string): boolean {
+  switch (waypoint.allowedFrom) {
+    case 'All':
+      return true;
+    case 'Same':
+      return waypoint.namespace === namespace;
+    case 'Selector':
+      return selects(waypoint.allowedSelector ?? {}, ctx.namespaceLabels(namespace));
+  }
+}
+
 export class WaypointIndex {
   readonly #ctx: ModelContext;
   /** Ready waypoints by `namespace/name`. */
@@ -129,7 +144,7 @@ export class WaypointIndex {
       this.#ctx.report(labelled, where, `${message}; traffic is served without a waypoint`);
       return undefined;
     }
-    if (!this.#allowsAttachment(waypoint, namespace)) {
+    if (!waypointAdmits(this.#ctx, waypoint, namespace)) {
       this.#ctx.report(
         labelled,
         where,
@@ -148,17 +163,6 @@ export class WaypointIndex {
       return undefined;
     }
     return waypoint;
-  }
-
-  #allowsAttachment(waypoint: Waypoint, namespace: string): boolean {
-    switch (waypoint.allowedFrom) {
-      case 'All':
-        return true;
-      case 'Same':
-        return waypoint.namespace === namespace;
-      case 'Selector':
-        return selects(waypoint.allowedSelector ?? {}, this.#ctx.namespaceLabels(namespace));
-    }
   }
 
   #build(gateway: GatewayObject): Waypoint | undefined {

@@ -4,6 +4,7 @@
  * ztunnel's `config.rs` parse helpers. Shared by the proxies' startup configurations (ztunnel, waypoint).
  */
 import { isIP } from 'node:net';
+import { MeshError } from '../errors.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -56,6 +57,19 @@ export function parseServerAddress(text: string): string | { reason: string } {
   return rest.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * The environment does not make a valid configuration; `problems` lists every `VAR=value: reason`. Each
+ * binary throws its own subclass (with its own stable `code`); its main turns it into exit code 2.
+ */
+export class EnvConfigError extends MeshError {
+  readonly problems: readonly string[];
+
+  constructor(code: string, problems: readonly string[]) {
+    super(code, problems.length === 1 ? `invalid configuration: ${problems[0]!}` : `${problems.length} configuration problems:\n  ${problems.join('\n  ')}`);
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
 /** Reads variables from `env`, recording each problem; the caller checks `problems` at the end. */
 export class EnvReader {
   readonly #env: Env;
@@ -89,6 +103,28 @@ export class EnvReader {
       return fallback;
     }
     return value;
+  }
+
+  /** A DNS name (to verify in a server's certificate); `undefined` when unset or empty. */
+  dnsName(name: string): string | undefined {
+    const value = this.#env[name];
+    if (value === undefined || value === '') return undefined;
+    if (!DNS_NAME.test(value)) this.problem(name, 'not a DNS name');
+    return value;
+  }
+
+  /**
+   * A server address (`parseServerAddress`) as a gRPC target; `fallback` when unset or malformed, `''`
+   * when set empty: what an empty address means (no server, or a mistake) is the caller's to say.
+   */
+  serverAddress(name: string, fallback: string): string {
+    const value = this.#env[name];
+    if (value === undefined) return fallback;
+    if (value === '') return '';
+    const parsed = parseServerAddress(value);
+    if (typeof parsed === 'string') return parsed;
+    this.problem(name, parsed.reason);
+    return fallback;
   }
 
   /** A decimal integer in [min, max]. */

@@ -1,2 +1,2 @@
-export { EnvReader, parseDuration, parseServerAddress } from './env.js';
+export { EnvConfigError, EnvReader, parseDuration, parseServerAddress } from './env.js';
 export type { Env } from './env.js';

@@ -79,42 +79,43 @@ function ordered(filters: readonly (RbacFilterRules | undefined)[]): readonly Rb
   return Object.freeze([...present.filter((f) => f.action === 'DENY'), ...present.filter((f) => f.action === 'ALLOW')]);
 }
 
-class HttpRbac implements RbacPolicySet {
+/** A chain's filters in evaluation order (DENY first), frozen; `empty` lets callers skip the evaluation. */
+abstract class OrderedFilters {
   readonly #filters: readonly RbacFilterRules[];
   readonly empty: boolean;
-  constructor(filters: readonly RbacFilterRules[]) {
-    this.#filters = filters;
-    this.empty = filters.length === 0;
+  constructor(filters: readonly (RbacFilterRules | undefined)[]) {
+    this.#filters = ordered(filters);
+    this.empty = this.#filters.length === 0;
     Object.freeze(this);
   }
-  evaluate(request: RequestAttributes, connection: ConnectionAttributes, auth: RequestAuthentication | undefined): RbacDecision {
-    if (this.empty) return ALLOWED_NO_POLICY;
-    return decide(this.#filters, { request, connection, auth });
+  protected decide(ctx: RuleContext): RbacDecision {
+    return decide(this.#filters, ctx);
   }
 }
 
-class NetworkRbac implements NetworkRbacPolicySet {
-  readonly #filters: readonly RbacFilterRules[];
-  readonly empty: boolean;
-  constructor(filters: readonly RbacFilterRules[]) {
-    this.#filters = filters;
-    this.empty = filters.length === 0;
-    Object.freeze(this);
+class HttpRbac extends OrderedFilters implements RbacPolicySet {
+  evaluate(request: RequestAttributes, connection: ConnectionAttributes, auth: RequestAuthentication | undefined): RbacDecision {
+    // Checked before building the context, so a chain without policy costs no allocation per request.
+    if (this.empty) return ALLOWED_NO_POLICY;
+    return this.decide({ request, connection, auth });
   }
+}
+
+class NetworkRbac extends OrderedFilters implements NetworkRbacPolicySet {
   evaluate(connection: ConnectionAttributes): RbacDecision {
     if (this.empty) return ALLOWED_NO_POLICY;
-    return decide(this.#filters, { request: undefined, connection, auth: undefined });
+    return this.decide({ request: undefined, connection, auth: undefined });
   }
 }
 
 /** The HTTP policy set of a chain from its compiled `envoy.filters.http.rbac` filters (DENY run first). */
 export function rbacPolicySet(filters: readonly (RbacFilterRules | undefined)[]): RbacPolicySet {
-  return new HttpRbac(ordered(filters));
+  return new HttpRbac(filters);
 }
 
 /** The L4 policy set of a TCP chain from its compiled `envoy.filters.network.rbac` filters. */
 export function networkRbacPolicySet(filters: readonly (RbacFilterRules | undefined)[]): NetworkRbacPolicySet {
-  return new NetworkRbac(ordered(filters));
+  return new NetworkRbac(filters);
 }
 
 /** A policy set with no filters (allows everything). */

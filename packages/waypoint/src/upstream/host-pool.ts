@@ -68,14 +68,18 @@ export class HostPool {
     }
   }
 
-  async #openH1(): Promise<Duplex> {
-    let stream: Duplex;
+  /** A transport to the host for a reserved connection; a failed dial gives the reservation back. */
+  async #dial(): Promise<Duplex> {
     try {
-      stream = await this.#open(this.host);
+      return await this.#open(this.host);
     } catch (err) {
       this.#cluster.connectionClosed();
       throw err;
     }
+  }
+
+  async #openH1(): Promise<Duplex> {
+    const stream = await this.#dial();
     decodeStrings(stream);
     this.#h1.add(stream);
     stream.on('free', () => this.#onFree(stream));
@@ -153,13 +157,7 @@ export class HostPool {
   }
 
   async #openH2(): Promise<ClientHttp2Session> {
-    let stream: Duplex;
-    try {
-      stream = await this.#open(this.host);
-    } catch (err) {
-      this.#cluster.connectionClosed();
-      throw err;
-    }
+    const stream = await this.#dial();
     const session = h2connect(`http://${this.host.key}`, { createConnection: () => stream, settings: H2_SETTINGS });
     session.on('error', noop);
     this.#sessions.add(session);

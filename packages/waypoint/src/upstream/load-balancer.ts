@@ -60,6 +60,40 @@ function inPanic(hosts: readonly Host[], now: number): boolean {
   return available * 2 < hosts.length;
 }
 
+/** A host's configured weight, at least 1 (a host with weight 0 would never be picked). */
+function configuredWeight(h: Host): number {
+  return Math.max(1, h.endpoint.weight);
+}
+
+/** Its weight divided by (requests in flight + 1): Envoy's default `active_request_bias` of 1.0. */
+function loadScaledWeight(h: Host): number {
+  return configuredWeight(h) / (h.active + 1);
+}
+
+/**
+ * One step of smooth weighted round robin (nginx's): every host's current weight grows by its weight, the
+ * largest is picked and lowered by the total. Over a cycle each host is picked in proportion to its weight,
+ * spread out rather than in runs. `current` persists between picks; `weightOf` is a module function, so a
+ * pick allocates nothing.
+ */
+function smoothWeightedPick(list: readonly Host[], current: Map<Host, number>, weightOf: (h: Host) => number): Host | undefined {
+  let total = 0;
+  let best: Host | undefined;
+  let bestWeight = -Infinity;
+  for (const h of list) {
+    const w = weightOf(h);
+    total += w;
+    const cw = (current.get(h) ?? 0) + w;
+    current.set(h, cw);
+    if (cw > bestWeight) {
+      bestWeight = cw;
+      best = h;
+    }
+  }
+  if (best !== undefined) current.set(best, bestWeight - total);
+  return best;
+}
+
 class RoundRobin implements LoadBalancer {
   readonly #hosts: readonly Host[];
   /** Smooth WRR current weights, by host. */
@@ -70,22 +104,7 @@ class RoundRobin implements LoadBalancer {
   }
 
   pick(now: number): Host | undefined {
-    const list = candidates(this.#hosts, now);
-    let total = 0;
-    let best: Host | undefined;
-    let bestWeight = -Infinity;
-    for (const h of list) {
-      const w = Math.max(1, h.endpoint.weight);
-      total += w;
-      const cw = (this.#current.get(h) ?? 0) + w;
-      this.#current.set(h, cw);
-      if (cw > bestWeight) {
-        bestWeight = cw;
-        best = h;
-      }
-    }
-    if (best !== undefined) this.#current.set(best, bestWeight - total);
-    return best;
+    return smoothWeightedPick(candidates(this.#hosts, now), this.#current, configuredWeight);
   }
 }
 
@@ -113,23 +132,8 @@ class LeastRequest implements LoadBalancer {
       if (b === a) b = list[list.length - 1]!;
       return b.active < a.active ? b : a;
     }
-    // Weighted: each host's weight divided by (requests in flight + 1), Envoy's default
-    // active_request_bias of 1.0, fed to the same smooth weighted round robin as `round-robin`.
-    let total = 0;
-    let best: Host | undefined;
-    let bestWeight = -Infinity;
-    for (const h of list) {
-      const w = Math.max(1, h.endpoint.weight) / (h.active + 1);
-      total += w;
-      const cw = (this.#current.get(h) ?? 0) + w;
-      this.#current.set(h, cw);
-      if (cw > bestWeight) {
-        bestWeight = cw;
-        best = h;
-      }
-    }
-    if (best !== undefined) this.#current.set(best, bestWeight - total);
-    return best;
+    // Weighted: the same smooth weighted round robin as `round-robin`, over weights scaled down by load.
+    return smoothWeightedPick(list, this.#current, loadScaledWeight);
   }
 }
 

@@ -169,11 +169,19 @@ export async function backend(t: ExecutionContext, handler: Handler, o: { plain?
   if (o.plain === true) {
     return { http, requests, endpoint: endpoint(port, { kind: 'plain' }) };
   }
+  return { http, requests, endpoint: await behindHbone(t, port) };
+}
+
+/**
+ * The endpoint for a backend on `port`, reached through an HBONE server of its own (the pod's ztunnel in a
+ * real mesh) serving `serverId` with the test PKI; the server goes with the test.
+ */
+export async function behindHbone(t: ExecutionContext, port: number): Promise<Endpoint> {
   const { certs } = await pki();
   const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
   const bound = await hbone.listen(0, '127.0.0.1');
   t.teardown(() => hbone.destroy());
-  return { http, requests, endpoint: endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port }) };
+  return endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port });
 }
 
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
@@ -195,12 +203,7 @@ export async function h2backend(t: ExecutionContext, handler: StreamHandler): Pr
     for (const s of open) s.destroy();
     server.close();
   });
-  const { certs } = await pki();
-  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
-  const bound = await hbone.listen(0, '127.0.0.1');
-  t.teardown(() => hbone.destroy());
-  const port = (server.address() as AddressInfo).port;
-  const b: H2Backend = { endpoint: endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port }), server, requests: [], sessions: 0 };
+  const b: H2Backend = { endpoint: await behindHbone(t, (server.address() as AddressInfo).port), server, requests: [], sessions: 0 };
   server.on('session', (s) => {
     b.sessions++;
     open.add(s);
@@ -247,12 +250,7 @@ export async function dualBackend(t: ExecutionContext): Promise<Backend & { prot
     for (const s of sockets) s.destroy();
     tcp.close();
   });
-  const { certs } = await pki();
-  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
-  const bound = await hbone.listen(0, '127.0.0.1');
-  t.teardown(() => hbone.destroy());
-  const port = (tcp.address() as AddressInfo).port;
-  return { http: h1, requests: [], protocols, endpoint: endpoint(port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port }) };
+  return { http: h1, requests: [], protocols, endpoint: await behindHbone(t, (tcp.address() as AddressInfo).port) };
 }
 
 /** A raw TCP backend behind its own HBONE server; `onSocket` runs per connection. */
@@ -271,11 +269,7 @@ export async function tcpBackend(t: ExecutionContext, onSocket: (socket: Socket)
     for (const s of sockets) s.destroy();
     tcp.close();
   });
-  const { certs } = await pki();
-  const hbone = new HboneServer({ identity: serverId, certificates: certs, trustDomain: TD, logger: silent() });
-  const bound = await hbone.listen(0, '127.0.0.1');
-  t.teardown(() => hbone.destroy());
-  out.endpoint = endpoint((tcp.address() as AddressInfo).port, { kind: 'hbone', identity: serverId.uri, hbonePort: bound.port });
+  out.endpoint = await behindHbone(t, (tcp.address() as AddressInfo).port);
   return out;
 }
 

@@ -3,12 +3,13 @@
  *
  * - admin (127.0.0.1:15000): `/config_dump` (workloads, services, policies, certificates with expiry, the
  *   configuration, capture and proxy status) and `POST /quitquitquit` (drain and exit, as SIGTERM);
- * - stats (:15020): `/metrics` and `/stats/prometheus`, the process registry in Prometheus text format;
+ * - stats (:15020): `/metrics` and `/stats/prometheus`, the process registry in Prometheus text format
+ *   (mesh-core's `statsRoutes`, which the waypoint serves too);
  * - readiness (:15021): `/healthz/ready`, 200 `ready` or 500 with what is pending, one item a line.
  */
-import type { Registry } from 'prom-client';
+import { json, text, type Routes } from '@ambit/mesh-core/admin';
 import type { Readiness } from '../readiness.js';
-import { json, text, type Routes } from './http-endpoint.js';
+
 
 export interface AdminActions {
   /** The JSON for `/config_dump`. */
@@ -29,15 +30,6 @@ export function adminRoutes(actions: AdminActions): Routes {
       },
     },
   };
-}
-
-export function statsRoutes(registry: Registry): Routes {
-  const metrics = async (): Promise<{ status: number; body: string; contentType: string }> => ({
-    status: 200,
-    body: await registry.metrics(),
-    contentType: registry.contentType,
-  });
-  return { '/metrics': { GET: metrics }, '/stats/prometheus': { GET: metrics } };
 }
 
 export function readinessRoutes(readiness: Readiness): Routes {

@@ -6,13 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { AppProcess, Testbed } from '@ambit/testbed';
+import { AppProcess, HELD_CLIENT_APP, Testbed } from '@ambit/testbed';
 import type { AppEvent } from '@ambit/testbed';
 import type { CaptureWorkload } from '../../src/capture/index.js';
 
 const CLUSTER = readFileSync(new URL('../../../test/fixtures/capture-cluster.yaml', import.meta.url), 'utf8');
 const NODE_FIXTURE = fileURLToPath(new URL('../fixtures/capture-node.js', import.meta.url));
-const HELD_CLIENT = fileURLToPath(new URL('../fixtures/held-client.js', import.meta.url));
 
 /** client 10.244.0.10 (veth0), neighbour 10.244.0.11 (veth1), third 10.244.0.12 (veth2) on node-a; server 10.244.1.20 on node-b. */
 export const IP = { client: '10.244.0.10', neighbour: '10.244.0.11', third: '10.244.0.12', server: '10.244.1.20' } as const;
@@ -105,13 +104,13 @@ export class HeldClient {
   }
 
   static async connect(c: Testbed, pod: string, host: string, port: number): Promise<HeldClient> {
-    const app = new AppProcess(c.spawn(pod, process.execPath, [HELD_CLIENT, host, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] }), `held client in ${pod}`);
+    const app = new AppProcess(c.spawn(pod, process.execPath, [HELD_CLIENT_APP, host, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] }), `held client in ${pod}`);
     const connected = await app.waitFor('connected');
     return new HeldClient(app, connected['server'] as Record<string, unknown>);
   }
 
   async send(line: string): Promise<string> {
-    this.app.child.stdin!.write(`${line}\n`);
+    this.app.child.stdin!.write(`send ${line}\n`);
     return (await this.app.waitFor('echo'))['data'] as string;
   }
 }

@@ -6,7 +6,6 @@
  */
 import type { Field } from '../field.js';
 import { checkCidr } from '../ip.js';
-import { decodeMatchLabels } from '../metadata.js';
 import { checkDns1123Label, checkDns1123Subdomain } from '../names.js';
 import type {
   AuthorizationCondition,
@@ -15,9 +14,9 @@ import type {
   AuthorizationPolicyObject,
   AuthorizationRule,
   AuthorizationSource,
-  PolicyTargetRef,
 } from '../objects.js';
 import type { KindDecoder } from '../registry.js';
+import { decodePolicyBinding } from './policy-binding.js';
 
 const ACTIONS: readonly AuthorizationPolicyAction[] = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'];
 const SOURCE_FIELDS = [
@@ -47,14 +46,7 @@ export const authorizationPolicyDecoder: KindDecoder<AuthorizationPolicyObject> 
     // An empty spec is legal: an ALLOW policy without rules, which denies everything it applies to.
     spec.object();
     spec.onlyKeys(['selector', 'targetRef', 'targetRefs', 'action', 'provider', 'rules']);
-    const selectorField = spec.child('selector');
-    selectorField.object();
-    selectorField.onlyKeys(['matchLabels']);
-    const selector = selectorField.present ? (decodeMatchLabels(selectorField.child('matchLabels')) ?? {}) : undefined;
-    const targetRefs = decodeTargetRefs(spec);
-    if (selector !== undefined && targetRefs.length > 0) {
-      selectorField.error('cannot be set together with targetRefs: a policy binds either to workloads or to a waypoint target');
-    }
+    const binding = decodePolicyBinding(spec);
     const action = spec.child('action').oneOf(ACTIONS) ?? 'ALLOW';
     const providerField = spec.child('provider');
     providerField.object();
@@ -73,8 +65,7 @@ export const authorizationPolicyDecoder: KindDecoder<AuthorizationPolicyObject> 
       apiVersion,
       metadata,
       source,
-      ...(selector !== undefined ? { selector } : {}),
-      targetRefs,
+      ...binding,
       action,
       ...(provider !== undefined ? { provider } : {}),
       rules,
@@ -82,33 +73,6 @@ export const authorizationPolicyDecoder: KindDecoder<AuthorizationPolicyObject> 
     };
   },
 };
-
-/** `spec.targetRef` and `spec.targetRefs` (the policy binds to a waypoint, a Service or a GatewayClass). */
-export function decodeTargetRefs(spec: Field): PolicyTargetRef[] {
-  const refs: PolicyTargetRef[] = [];
-  const single = spec.child('targetRef');
-  if (single.present) {
-    const ref = decodeTargetRef(single);
-    if (ref) refs.push(ref);
-  }
-  for (const item of spec.child('targetRefs').list() ?? []) {
-    const ref = decodeTargetRef(item);
-    if (ref) refs.push(ref);
-  }
-  if (single.present && spec.child('targetRefs').present) single.error('cannot be set together with targetRefs');
-  return refs;
-}
-
-function decodeTargetRef(field: Field): PolicyTargetRef | undefined {
-  field.object(true);
-  field.onlyKeys(['group', 'kind', 'name', 'namespace']);
-  const group = field.child('group').string() ?? '';
-  const kind = field.child('kind').oneOf(['Gateway', 'GatewayClass', 'Service', 'ServiceEntry'] as const, true);
-  const name = field.child('name').string({ required: true, check: checkDns1123Subdomain });
-  const namespace = field.child('namespace').string({ check: checkDns1123Label });
-  if (kind === undefined || name === undefined) return undefined;
-  return { group, kind, name, ...(namespace !== undefined ? { namespace } : {}) };
-}
 
 function decodeRule(field: Field): AuthorizationRule {
   field.object(true);

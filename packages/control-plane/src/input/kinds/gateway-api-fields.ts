@@ -101,6 +101,39 @@ export function decodeParentRefs(field: Field, routeNamespace: string): RoutePar
   return out;
 }
 
+/** What every Gateway API route kind's spec holds; the rules are the kind's own. */
+export interface RouteSpec<Rule> {
+  readonly parentRefs: RouteParentRef[];
+  readonly hostnames: string[];
+  readonly rules: Rule[];
+}
+
+/**
+ * `spec` of an HTTPRoute or GRPCRoute: required, with exactly `parentRefs`, `hostnames` and `rules`; each
+ * rule goes to `decodeRule` with its index and the route's namespace (the default of its references).
+ */
+export function decodeRouteSpec<Rule>(doc: Field, routeNamespace: string, decodeRule: (rule: Field, index: number, routeNamespace: string) => Rule): RouteSpec<Rule> {
+  const spec = doc.child('spec');
+  spec.object(true);
+  spec.onlyKeys(['parentRefs', 'hostnames', 'rules']);
+  return {
+    parentRefs: decodeParentRefs(spec.child('parentRefs'), routeNamespace),
+    hostnames: decodeHostnames(spec.child('hostnames')),
+    rules: (spec.child('rules').list() ?? []).map((rule, index) => decodeRule(rule, index, routeNamespace)),
+  };
+}
+
+/**
+ * The start every route rule shares: an object with the kind's `keys`, its optional `name`, and
+ * `sessionPersistence` refused (the waypoint keeps no sessions; ignoring it would break what it promises).
+ */
+export function decodeRuleName(field: Field, keys: readonly string[]): string | undefined {
+  field.object(true);
+  field.onlyKeys(['name', ...keys, 'sessionPersistence']);
+  if (field.child('sessionPersistence').present) field.child('sessionPersistence').error('is not supported by the waypoint');
+  return field.child('name').string({ check: checkDns1123Subdomain });
+}
+
 /** `spec.hostnames`: DNS names, optionally with a leading `*.` label. */
 export function decodeHostnames(field: Field): string[] {
   return (

@@ -6,7 +6,7 @@ import type { Field } from '../field.js';
 import { checkDns1123Subdomain } from '../names.js';
 import type { GrpcMethodMatch, GrpcRouteMatch, GrpcRouteObject, GrpcRouteRule, RouteFilter } from '../route-objects.js';
 import type { KindDecoder } from '../registry.js';
-import { checkRegex, decodeBackendRefs, decodeFilters, decodeHostnames, decodeParentRefs, decodeValueMatches } from './gateway-api-fields.js';
+import { checkRegex, decodeBackendRefs, decodeFilters, decodeRouteSpec, decodeRuleName, decodeValueMatches } from './gateway-api-fields.js';
 
 const RULE_FILTERS: readonly RouteFilter['type'][] = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror'];
 const BACKEND_FILTERS: readonly RouteFilter['type'][] = ['RequestHeaderModifier', 'ResponseHeaderModifier'];
@@ -20,21 +20,12 @@ export const grpcRouteDecoder: KindDecoder<GrpcRouteObject> = {
   namespaced: true,
   checkName: checkDns1123Subdomain,
   decode(doc, { apiVersion, metadata, source }) {
-    const spec = doc.child('spec');
-    spec.object(true);
-    spec.onlyKeys(['parentRefs', 'hostnames', 'rules']);
-    const parentRefs = decodeParentRefs(spec.child('parentRefs'), metadata.namespace);
-    const hostnames = decodeHostnames(spec.child('hostnames'));
-    const rules = (spec.child('rules').list() ?? []).map((rule, index) => decodeRule(rule, index, metadata.namespace));
-    return { kind: 'GRPCRoute', apiVersion, metadata, source, parentRefs, hostnames, rules };
+    return { kind: 'GRPCRoute', apiVersion, metadata, source, ...decodeRouteSpec(doc, metadata.namespace, decodeRule) };
   },
 };
 
 function decodeRule(field: Field, index: number, namespace: string): GrpcRouteRule {
-  field.object(true);
-  field.onlyKeys(['name', 'matches', 'filters', 'backendRefs', 'sessionPersistence']);
-  if (field.child('sessionPersistence').present) field.child('sessionPersistence').error('is not supported by the waypoint');
-  const name = field.child('name').string({ check: checkDns1123Subdomain });
+  const name = decodeRuleName(field, ['matches', 'filters', 'backendRefs']);
   const items = field.child('matches').list() ?? [];
   const matches = items.map(decodeMatch).filter((m): m is GrpcRouteMatch => m !== undefined);
   const filters = decodeFilters(field.child('filters'), namespace, RULE_FILTERS);

@@ -12,8 +12,8 @@ import {
   checkRegex,
   decodeBackendRefs,
   decodeFilters,
-  decodeHostnames,
-  decodeParentRefs,
+  decodeRouteSpec,
+  decodeRuleName,
   decodeValueMatches,
   gatewayDuration,
 } from './gateway-api-fields.js';
@@ -29,21 +29,12 @@ export const httpRouteDecoder: KindDecoder<HttpRouteObject> = {
   namespaced: true,
   checkName: checkDns1123Subdomain,
   decode(doc, { apiVersion, metadata, source }) {
-    const spec = doc.child('spec');
-    spec.object(true);
-    spec.onlyKeys(['parentRefs', 'hostnames', 'rules']);
-    const parentRefs = decodeParentRefs(spec.child('parentRefs'), metadata.namespace);
-    const hostnames = decodeHostnames(spec.child('hostnames'));
-    const rules = (spec.child('rules').list() ?? []).map((rule, index) => decodeRule(rule, index, metadata.namespace));
-    return { kind: 'HTTPRoute', apiVersion, metadata, source, parentRefs, hostnames, rules };
+    return { kind: 'HTTPRoute', apiVersion, metadata, source, ...decodeRouteSpec(doc, metadata.namespace, decodeRule) };
   },
 };
 
 function decodeRule(field: Field, index: number, namespace: string): HttpRouteRule {
-  field.object(true);
-  field.onlyKeys(['name', 'matches', 'filters', 'backendRefs', 'timeouts', 'retry', 'sessionPersistence']);
-  if (field.child('sessionPersistence').present) field.child('sessionPersistence').error('is not supported by the waypoint');
-  const name = field.child('name').string({ check: checkDns1123Subdomain });
+  const name = decodeRuleName(field, ['matches', 'filters', 'backendRefs', 'timeouts', 'retry']);
   const matchItems = field.child('matches').list() ?? [];
   const matches = matchItems.map(decodeMatch).filter((m): m is HttpRouteMatch => m !== undefined);
   const filters = decodeFilters(field.child('filters'), namespace, RULE_FILTERS);

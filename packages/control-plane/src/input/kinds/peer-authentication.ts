@@ -3,10 +3,10 @@
  * selector) or per workload (selector, optionally with `portLevelMtls`). Unknown keys are errors, as for
  * AuthorizationPolicy, since a misspelt `mtls` would silently turn STRICT into the inherited mode.
  */
-import { decodeMatchLabels } from '../metadata.js';
 import { checkDns1123Subdomain } from '../names.js';
 import type { MtlsMode, PeerAuthenticationObject } from '../objects.js';
 import type { KindDecoder } from '../registry.js';
+import { decodeWorkloadSelector } from './policy-binding.js';
 
 const MODES: readonly MtlsMode[] = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'];
 
@@ -19,10 +19,8 @@ export const peerAuthenticationDecoder: KindDecoder<PeerAuthenticationObject> = 
     const spec = doc.child('spec');
     spec.object();
     spec.onlyKeys(['selector', 'mtls', 'portLevelMtls']);
-    const selectorField = spec.child('selector');
-    selectorField.object();
-    selectorField.onlyKeys(['matchLabels']);
-    let selector = selectorField.present ? (decodeMatchLabels(selectorField.child('matchLabels')) ?? {}) : undefined;
+    const { field: selectorField, labels } = decodeWorkloadSelector(spec);
+    let selector = labels;
     if (selector !== undefined && Object.keys(selector).length === 0) {
       // istiod treats a selector without labels as no selector at all.
       selectorField.warn('selects no labels, so the policy is namespace-wide (omit the selector to say so)');

@@ -9,12 +9,11 @@
  */
 import type { Field } from '../field.js';
 import { checkJwks } from '../jwks.js';
-import { decodeMatchLabels } from '../metadata.js';
 import { checkDns1123Subdomain } from '../names.js';
 import type { JwtRule, RequestAuthenticationObject } from '../objects.js';
 import type { KindDecoder } from '../registry.js';
-import { decodeTargetRefs } from './authorization-policy.js';
 import { checkHeaderName } from './gateway-api-fields.js';
+import { decodePolicyBinding } from './policy-binding.js';
 
 const RULE_FIELDS = [
   'issuer',
@@ -39,14 +38,7 @@ export const requestAuthenticationDecoder: KindDecoder<RequestAuthenticationObje
     const spec = doc.child('spec');
     spec.object();
     spec.onlyKeys(['selector', 'targetRef', 'targetRefs', 'jwtRules']);
-    const selectorField = spec.child('selector');
-    selectorField.object();
-    selectorField.onlyKeys(['matchLabels']);
-    const selector = selectorField.present ? (decodeMatchLabels(selectorField.child('matchLabels')) ?? {}) : undefined;
-    const targetRefs = decodeTargetRefs(spec);
-    if (selector !== undefined && targetRefs.length > 0) {
-      selectorField.error('cannot be set together with targetRefs: a policy binds either to workloads or to a waypoint target');
-    }
+    const binding = decodePolicyBinding(spec);
     const issuers = new Map<string, number>();
     const jwtRules: JwtRule[] = [];
     (spec.child('jwtRules').list() ?? []).forEach((item, index) => {
@@ -65,8 +57,7 @@ export const requestAuthenticationDecoder: KindDecoder<RequestAuthenticationObje
       apiVersion,
       metadata,
       source,
-      ...(selector !== undefined ? { selector } : {}),
-      targetRefs,
+      ...binding,
       jwtRules,
     };
   },

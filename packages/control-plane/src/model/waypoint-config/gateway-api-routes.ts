@@ -16,9 +16,8 @@
  */
 import type { GrpcRouteObject, GrpcRouteRule, HttpRouteMatch, HttpRouteObject, HttpRouteRule, PathModifier, RouteFilter } from '../../input/route-objects.js';
 import type { ModelContext } from '../context.js';
-import { selects } from '../labels.js';
 import type { ServiceInfo } from '../services.js';
-import type { Waypoint } from '../waypoints.js';
+import { waypointAdmits, type Waypoint } from '../waypoints.js';
 import type { Binding } from './bindings.js';
 import type { ClusterSet } from './clusters.js';
 import {
@@ -101,7 +100,7 @@ export function attachGatewayRoutes(ctx: ModelContext, servicesByKey: ReadonlyMa
           ctx.report(route, where, `Gateway ${key} is not a ready waypoint (class istio-waypoint with an address); the route is not applied to it`);
           continue;
         }
-        if (!admits(ctx, waypoint, routeNs)) {
+        if (!waypointAdmits(ctx, waypoint, routeNs)) {
           ctx.report(route, where, `waypoint ${key} does not admit routes from namespace ${routeNs} (allowedRoutes ${waypoint.allowedFrom}); the route is not applied to it`);
           continue;
         }
@@ -125,17 +124,6 @@ export function attachGatewayRoutes(ctx: ModelContext, servicesByKey: ReadonlyMa
       return [...out];
     },
   };
-}
-
-function admits(ctx: ModelContext, waypoint: Waypoint, namespace: string): boolean {
-  switch (waypoint.allowedFrom) {
-    case 'All':
-      return true;
-    case 'Same':
-      return waypoint.namespace === namespace;
-    case 'Selector':
-      return selects(waypoint.allowedSelector ?? {}, ctx.namespaceLabels(namespace));
-  }
 }
 
 function hostnameMatches(pattern: string, hostname: string): boolean {

@@ -1,13 +1,13 @@
 /**
- * A small HTTP server for the agent's own endpoints (admin, metrics, readiness): exact paths, one handler
- * per path and method, JSON or text bodies. Unknown paths answer 404 with the list of known ones; a known
+ * A small HTTP server for a proxy's own endpoints (admin, metrics, readiness; ztunnel's and the
+ * waypoint's): exact paths, one handler per path and method, JSON or text bodies. Unknown paths answer 404 with the list of known ones; a known
  * path with another method answers 405 with `allow`. A handler that throws answers 500 and is logged;
  * nothing a client sends can take the server down.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Logger } from '@ambit/mesh-core/telemetry';
+import type { Logger } from '../telemetry/index.js';
 
 export interface EndpointResponse {
   readonly status: number;
@@ -21,14 +21,17 @@ export type EndpointHandler = (req: IncomingMessage) => EndpointResponse | Promi
 /** Path → method → handler. */
 export type Routes = Readonly<Record<string, Readonly<Partial<Record<'GET' | 'POST', EndpointHandler>>>>>;
 
+/** Pretty-printed JSON with a final newline (people read these with curl). */
 export function json(status: number, value: unknown): EndpointResponse {
   return { status, body: `${JSON.stringify(value, null, 2)}\n`, contentType: 'application/json' };
 }
 
+/** Plain text, ending with exactly one newline of its own. */
 export function text(status: number, body: string): EndpointResponse {
   return { status, body: body.endsWith('\n') ? body : `${body}\n` };
 }
 
+/** One listening endpoint; `name` is its log component. */
 export class HttpEndpoint {
   readonly name: string;
   readonly #server: Server;

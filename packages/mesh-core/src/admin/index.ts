@@ -1,0 +1,3 @@
+export { HttpEndpoint, json, text } from './http-endpoint.js';
+export type { EndpointHandler, EndpointResponse, Routes } from './http-endpoint.js';
+export { statsRoutes } from './stats.js';
