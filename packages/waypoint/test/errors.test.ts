@@ -12,7 +12,7 @@ import { request as h1request } from 'node:http';
 import { HboneClient } from '@ambit/mesh-core/hbone';
 import { FakeClock } from '@ambit/mesh-core/lifecycle';
 import type { RetryPolicy } from '../src/config/types.js';
-import { decodeStrings } from '../src/upstream/connector.js';
+import { decodeStrings } from './helpers/decode-strings.js';
 import {
   BINDING,
   backend,

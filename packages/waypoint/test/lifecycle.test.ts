@@ -8,7 +8,7 @@ import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import { HboneClient } from '@ambit/mesh-core/hbone';
 import type { CertificateSource, Identity, WorkloadCertificate } from '@ambit/mesh-core/identity';
 import { FakeClock } from '@ambit/mesh-core/lifecycle';
-import { decodeStrings } from '../src/upstream/connector.js';
+import { decodeStrings } from './helpers/decode-strings.js';
 import { BINDING, backend, binding, clientId, cluster, forwardTo, get, h2session, httpChain, pki, prefix, readAll, route, snapshot, startWaypoint, vhost, waypointId, type Running } from './helpers/fixtures.js';
 
 async function fetchText(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string | null }> {
