@@ -3,6 +3,12 @@
  * instead of a chain of comparisons or a regex.
  */
 
+export const CR = 13;
+export const LF = 10;
+export const SP = 32;
+export const HTAB = 9;
+export const COLON = 58;
+
 /** tchar (RFC 9110 §5.6.2): the bytes of a token (method, field name, transfer coding, chunk-ext name). */
 export const TOKEN = 1;
 /** field-vchar, SP or HTAB (RFC 9110 §5.5): HTAB, 0x20–0x7E and obs-text 0x80–0xFF. No other CTL, no DEL. */
@@ -17,12 +23,6 @@ export const CLASS: Uint8Array = buildClasses();
 
 /** The value of a hex digit, or -1. */
 export const HEX: Int8Array = buildHex();
-
-export const CR = 13;
-export const LF = 10;
-export const SP = 32;
-export const HTAB = 9;
-export const COLON = 58;
 
 function buildClasses(): Uint8Array {
   const t = new Uint8Array(256);

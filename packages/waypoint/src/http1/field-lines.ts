@@ -43,7 +43,8 @@ export function parseFieldLines(buf: Buffer, pos: number, end: number, out: stri
     c = buf[pos]!;
     if (c !== COLON) throw nameError(buf, nameStart, pos, c, n, section);
     if (pos === nameStart) throw fieldError(`${section} ${n}: empty field name`);
-    const name = buf.toString('latin1', nameStart, pos);
+    const nameEnd = pos;
+    const name = buf.toString('latin1', nameStart, nameEnd);
     pos++;
     while (pos < end && (buf[pos] === SP || buf[pos] === HTAB)) pos++;
     const valueStart = pos;
@@ -54,13 +55,13 @@ export function parseFieldLines(buf: Buffer, pos: number, end: number, out: stri
       pos++;
       if (c !== SP && c !== HTAB) valueEnd = pos;
     }
-    if (pos >= end) throw fieldError(`${section} ${n} (${excerpt(buf, nameStart, valueStart - 1)}): line is cut off`);
+    if (pos >= end) throw fieldError(`${section} ${n} (${excerpt(buf, nameStart, nameEnd)}): line is cut off`);
     if (c !== CR) {
       const what = c === LF ? 'bare LF (lines end only with CRLF)' : `invalid byte 0x${hex2(c)}`;
-      throw fieldError(`${section} ${n} (${excerpt(buf, nameStart, valueStart - 1)}): ${what} at value byte ${pos - valueStart}`);
+      throw fieldError(`${section} ${n} (${excerpt(buf, nameStart, nameEnd)}): ${what} at value byte ${pos - valueStart}`);
     }
     if (pos + 1 >= end || buf[pos + 1] !== LF) {
-      throw fieldError(`${section} ${n} (${excerpt(buf, nameStart, valueStart - 1)}): bare CR (lines end only with CRLF)`);
+      throw fieldError(`${section} ${n} (${excerpt(buf, nameStart, nameEnd)}): bare CR (lines end only with CRLF)`);
     }
     out.push(name, buf.toString('latin1', valueStart, valueEnd));
     pos += 2;

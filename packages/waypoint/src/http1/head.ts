@@ -92,7 +92,7 @@ export function parseRequestHead(buf: Buffer, start: number, headEnd: number): R
   pos += 8;
   if (pos >= headEnd || buf[pos] !== CR) {
     if (buf[pos] === SP) throw new Http1Error('HPE_INVALID_REQUEST_LINE', 400, 'request line: more than three parts (SP after the version)');
-    throw new Http1Error('HPE_INVALID_VERSION', 400, `request line: version ${excerpt(buf, pos - 8, lineEnd(buf, pos - 8, headEnd))} is not HTTP/1.0 or HTTP/1.1`);
+    throw afterVersionError(buf, pos, headEnd, 'request line');
   }
   pos = endOfLine(buf, pos, headEnd, 'HPE_INVALID_REQUEST_LINE', 'request line');
   const rawHeaders: string[] = [];
@@ -111,7 +111,7 @@ export function parseResponseHead(buf: Buffer, start: number, headEnd: number): 
   pos += 8;
   if (pos >= headEnd || buf[pos] !== SP) {
     if (buf[pos] === CR) throw new Http1Error('HPE_INVALID_STATUS_LINE', 400, 'status line: no status code');
-    throw new Http1Error('HPE_INVALID_VERSION', 400, `status line: version ${excerpt(buf, pos - 8, lineEnd(buf, pos - 8, headEnd))} is not HTTP/1.0 or HTTP/1.1`);
+    throw afterVersionError(buf, pos, headEnd, 'status line');
   }
   pos++;
   const d0 = digit(buf, pos, headEnd);
@@ -188,6 +188,18 @@ function parseVersion(buf: Buffer, pos: number, headEnd: number, where: string):
     throw new Http1Error('HPE_INVALID_VERSION', 505, `${where}: HTTP/${major}.${minor} is not supported (only HTTP/1.0 and HTTP/1.1)`);
   }
   return minor === 0 ? 0 : 1;
+}
+
+/** The error for byte `pos` following a well-formed version where a line end (request) or SP (status) belongs. */
+function afterVersionError(buf: Buffer, pos: number, headEnd: number, where: 'request line' | 'status line'): Http1Error {
+  const c = pos < headEnd ? buf[pos]! : -1;
+  if (c >= 0x30 && c <= 0x39) {
+    return new Http1Error('HPE_INVALID_VERSION', 400, `${where}: version ${excerpt(buf, pos - 8, lineEnd(buf, pos - 8, headEnd))} is not HTTP/<digit>.<digit>`);
+  }
+  const code = where === 'request line' ? 'HPE_INVALID_REQUEST_LINE' : 'HPE_INVALID_STATUS_LINE';
+  if (c < 0) return new Http1Error(code, 400, `${where}: cut off after the version`);
+  const expected = where === 'request line' ? 'CRLF' : 'one SP';
+  return new Http1Error(code, 400, `${where}: byte 0x${hex2(c)} after the version (expected ${expected})`);
 }
 
 /** The error for a method or target part that stopped at `pos`. */
