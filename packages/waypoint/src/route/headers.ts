@@ -1,7 +1,7 @@
 /**
  * Header maps as the proxy forwards them: lower-case names, several values kept as an array in order.
  * Built once per request from the raw header list, mutated in place by the route's header operations, and
- * handed to the upstream request (Node's `http`/`http2` take this shape as it is).
+ * handed to the upstream request (our HTTP/1.1 encoder and Node's `http2` take this shape as it is).
  */
 import type { HeaderMutation } from '../config/types.js';
 
