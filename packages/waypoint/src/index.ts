@@ -26,6 +26,7 @@ export type {
   RedirectAction,
   RequestAttributes,
   RequestAuthentication,
+  RetryCondition,
   RetryPolicy,
   Route,
   RouteAction,

@@ -202,7 +202,7 @@ test('retries: a server failing twice then succeeding answers 200 on the third a
     n++;
     res.statusCode = n <= 2 ? 503 : 200;
     res.end(`attempt ${n}`);
-  }, {}, { retry: { on: new Set(['5xx'] as const), numRetries: 2, perTryTimeoutMs: 0, backoffBaseMs: 1, backoffMaxMs: 5 } });
+  }, {}, { retry: { on: new Set(['5xx'] as const), statusCodes: new Set(), numRetries: 2, perTryTimeoutMs: 0, backoffBaseMs: 1, backoffMaxMs: 5 } });
   const w = await startWaypoint(t, snap);
   const r = await get(w, '/', { method: 'POST', body: 'payload' });
   t.is(r.status, 200);

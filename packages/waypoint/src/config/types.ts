@@ -113,9 +113,17 @@ export interface WeightedCluster {
   readonly responseHeaders: HeaderMutation;
 }
 
+/** An Envoy `retry_on` condition the waypoint implements (see `route/retry-on.ts` for what each covers). */
+export type RetryCondition = '5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx' | 'retriable-status-codes';
+
 export interface RetryPolicy {
-  /** Which failures are retried: `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx` (409). */
-  readonly on: ReadonlySet<'5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx'>;
+  /** Which failures are retried. */
+  readonly on: ReadonlySet<RetryCondition>;
+  /**
+   * Envoy `retriable_status_codes` (100-599): the statuses `retriable-status-codes` retries. Inert when `on`
+   * lacks that condition, as in Envoy.
+   */
+  readonly statusCodes: ReadonlySet<number>;
   /** Retries after the first attempt. */
   readonly numRetries: number;
   /** 0 = none (the route timeout bounds all attempts together). */
