@@ -6,6 +6,7 @@ export type {
   ConnectionAttributes,
   DirectResponseAction,
   Endpoint,
+  EndpointWorkload,
   FaultPolicy,
   ForwardAction,
   HashPolicy,

@@ -325,6 +325,19 @@ export interface OutlierDetection {
   readonly maxEjectionPercent: number;
 }
 
+/** What telemetry says about the workload behind an endpoint (istio.workload.Workload fields, '' when unset). */
+export interface EndpointWorkload {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** `canonical_name` (the `service.istio.io/canonical-name` or `app` label): `destination_app`. */
+  readonly canonicalName: string;
+  /** `canonical_revision` (the `service.istio.io/canonical-revision` or `version` label): `destination_version`. */
+  readonly canonicalRevision: string;
+  /** `cluster_id` (istiod's `CLUSTER_ID`, `Kubernetes` by default): `destination_cluster`. */
+  readonly clusterId: string;
+}
+
 export interface Endpoint {
   readonly ip: string;
   readonly port: number;
@@ -336,8 +349,8 @@ export interface Endpoint {
    * expecting `identity`) or `plain` (not in the mesh). Taken from the Address resources.
    */
   readonly transport: { readonly kind: 'hbone'; readonly identity: string; readonly hbonePort: number } | { readonly kind: 'plain' };
-  /** For telemetry: `destination_workload`, `destination_workload_namespace`, … */
-  readonly workload: { readonly name: string; readonly namespace: string; readonly serviceAccount: string } | undefined;
+  /** For telemetry (`destination_workload`, `destination_app`, …), from the workload's Address; undefined when none is held. */
+  readonly workload: EndpointWorkload | undefined;
 }
 
 export interface Cluster {
