@@ -116,6 +116,11 @@ test('route actions: timeouts, retries, rewrites, hash policies', (t) => {
   t.is(custom.backoffBaseMs, 100);
   t.is(custom.backoffMaxMs, 2000);
   t.deepEqual([...custom.statusCodes], [], 'no retriable_status_codes: an empty set');
+  // No condition (e.g. Istio's retryOn held only conditions the control plane cannot express): valid, as in
+  // Envoy; nothing is retried and the per-try timeout still bounds the attempt.
+  const none = forward({ route: { cluster: C, retry_policy: { retry_on: ' , ', per_try_timeout: { seconds: 2 } } } }).retry!;
+  t.is(none.on.size, 0);
+  t.is(none.perTryTimeoutMs, 2000);
   t.is(forward({ route: { cluster: C, prefix_rewrite: '/v2/' } }).prefixRewrite, '/v2/');
   const rx = forward({ route: { cluster: C, regex_rewrite: { pattern: { regex: '^/old/(.*)$' }, substitution: '/new/\\1' } } }).regexRewrite!;
   t.is(rx.substitution, '/new/\\1');
@@ -237,7 +242,6 @@ test('route configuration rejections name the resource, field and reason', (t) =
   rejects(t, r({ route: { cluster: C, timeout: { seconds: -1 } } }), `${at}.route.timeout.seconds`, /non-negative/);
   rejects(t, r({ route: { cluster: C, timeout: { seconds: 9_999_999 } } }), `${at}.route.timeout`, /longest supported duration/);
   rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: '5xx,refused-stream' } } }), `${at}.route.retry_policy.retry_on`, /unsupported condition "refused-stream"/);
-  rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: ' , ' } } }), `${at}.route.retry_policy.retry_on`, /names no condition/);
   rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [409, 600] } } }), `${at}.route.retry_policy.retriable_status_codes[1]`, /^600 is not an HTTP status 100-599$/);
   rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [99] } } }), `${at}.route.retry_policy.retriable_status_codes[0]`, /^99 is not an HTTP status 100-599$/);
   rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [4_294_967_295] } } }), `${at}.route.retry_policy.retriable_status_codes[0]`, /^4294967295 is not/);

@@ -32,7 +32,8 @@ function compileRetry(r: envoy.RetryPolicy, at: string): RetryPolicy {
     if (!(RETRY_ON as readonly string[]).includes(t)) invalid(join(at, 'retry_on'), `unsupported condition ${JSON.stringify(t)} (supported: ${RETRY_ON.join(', ')})`);
     on.add(t as RetryCondition);
   }
-  if (on.size === 0) invalid(join(at, 'retry_on'), 'names no condition');
+  // No condition at all is valid, as in Envoy: nothing is retried, and the per-try timeout still bounds the
+  // one attempt. A control plane produces it from a policy whose conditions are all ones it cannot express.
   // Kept even without `retriable-status-codes` in retry_on (Envoy accepts that; the list is then inert).
   const statusCodes = new Set<number>();
   for (const [i, code] of list(r.retriable_status_codes).entries()) {
