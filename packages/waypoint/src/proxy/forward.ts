@@ -21,6 +21,7 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import type { ForwardAction, Route, VirtualHost, WeightedCluster } from '../config/types.js';
 import { applyMutation, firstValue, isEmptyMutation, type HeaderMap } from '../route/headers.js';
+import { retriable } from '../route/retry-on.js';
 import { LazyAbort } from '../upstream/cancellation.js';
 import type { ClusterState } from '../upstream/cluster-state.js';
 import { UpstreamError } from '../upstream/errors.js';
@@ -239,7 +240,7 @@ class Forwarding {
    */
   #retryDecision(outcome: AttemptOutcome, attempt: number): 'retry' | 'no' | 'limit' | 'overflow' {
     const retry = this.#f.action.retry;
-    if (retry === undefined || this.#timedOut || !this.#body.replayable || !retriable(retry.on, outcome)) return 'no';
+    if (retry === undefined || this.#timedOut || !this.#body.replayable || !retriable(retry, outcome)) return 'no';
     if (attempt >= retry.numRetries) return 'limit';
     if (this.#cluster.counters.retries >= this.#cluster.config.circuitBreaker.maxRetries) return 'overflow';
     return 'retry';
@@ -458,29 +459,6 @@ function failure(err: unknown): AttemptFailure {
           ? { kind: 'overflow' }
           : { kind: 'reset' };
   return { outcome, error };
-}
-
-/** Whether the retry policy covers this outcome (Envoy's retry_on semantics). */
-export function retriable(on: ReadonlySet<string>, outcome: AttemptOutcome): boolean {
-  switch (outcome.kind) {
-    case 'status': {
-      const s = outcome.status;
-      if (on.has('5xx') && s >= 500) return true;
-      if (on.has('gateway-error') && (s === 502 || s === 503 || s === 504)) return true;
-      return on.has('retriable-4xx') && s === 409;
-    }
-    case 'connect-failure':
-      return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
-    case 'reset':
-      return on.has('reset') || on.has('5xx') || on.has('gateway-error');
-    case 'timeout':
-      // A per-try timeout: no response at all, which Envoy's `reset` covers ("disconnect/reset/read
-      // timeout"), and a 504 to `5xx` and `gateway-error`.
-      return on.has('reset') || on.has('5xx') || on.has('gateway-error');
-    case 'overflow':
-      // Envoy never retries a request its own circuit breaker refused.
-      return false;
-  }
 }
 
 /** Reads and drops a request body we will not forward (so that the connection stays usable). */

@@ -281,7 +281,7 @@ export function endpoint(port: number, transport: Endpoint['transport']): Endpoi
     healthy: true,
     locality: { region: '', zone: '', subZone: '' },
     transport,
-    workload: { name: 'server', namespace: 'default', serviceAccount: 'server' },
+    workload: { name: 'server', namespace: 'default', serviceAccount: 'server', canonicalName: 'server-app', canonicalRevision: 'v7', clusterId: 'Kubernetes' },
   };
 }
 
