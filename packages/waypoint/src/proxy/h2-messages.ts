@@ -1,91 +1,117 @@
 /**
- * Node's HTTP/2 compatibility request and response as the proxy's `DownstreamRequest` and
+ * An HTTP/2 stream of the inner (in-tunnel) server as the proxy's `DownstreamRequest` and
  * `DownstreamResponse` (HTTP/1.1 has its own connection types, `http1/server-connection.ts`).
+ *
+ * Node's core stream API, not its compatibility layer (`Http2ServerRequest`/`Http2ServerResponse`): that
+ * layer costs two more objects and their event plumbing per request, and always asks for trailers, which
+ * makes every response end with an extra empty DATA frame. Here trailers are asked for only when a
+ * response may carry them: one without a Content-Length (gRPC, streamed bodies). Trailers that come anyway
+ * for a response with a Content-Length are dropped.
  */
-import type { Http2ServerRequest, Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { HeaderMap } from '../route/headers.js';
 import { resetStream } from '../upstream/reset.js';
 import type { DownstreamRequest, DownstreamResponse } from './message.js';
 
-export function h2Request(req: Http2ServerRequest): DownstreamRequest {
-  const h = req.headers;
+export function h2Request(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: readonly string[]): DownstreamRequest {
   return {
     protocol: 'http2',
-    method: req.method,
-    url: req.url,
-    authority: h[':authority'] ?? h.host,
-    rawHeaders: req.rawHeaders,
-    body: req,
-    bodyKnownEmpty: req.stream.endAfterHeaders,
+    method: headers[':method'] ?? 'GET',
+    url: headers[':path'] ?? '',
+    authority: headers[':authority'] ?? headers.host,
+    rawHeaders,
+    body: stream,
+    bodyKnownEmpty: (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0,
   };
 }
 
 export class H2Response implements DownstreamResponse {
-  readonly #res: Http2ServerResponse;
+  statusCode = 200;
+  readonly #stream: ServerHttp2Stream;
+  #pending: HeaderMap | undefined;
+  #trailers: HeaderMap | undefined;
+  /** Our own record: a stream reset by the client reports its writable side ended without `end()`. */
+  #ended = false;
 
-  constructor(res: Http2ServerResponse) {
-    this.#res = res;
-  }
-
-  get statusCode(): number {
-    return this.#res.statusCode;
-  }
-
-  set statusCode(status: number) {
-    this.#res.statusCode = status;
+  constructor(stream: ServerHttp2Stream) {
+    this.#stream = stream;
   }
 
   get headersSent(): boolean {
-    return this.#res.headersSent;
+    return this.#stream.headersSent;
   }
 
   get destroyed(): boolean {
-    return this.#res.stream.destroyed;
+    return this.#stream.destroyed;
   }
 
   get writableEnded(): boolean {
-    return this.#res.writableEnded;
+    return this.#ended;
   }
 
   writeHead(status: number, headers: HeaderMap): this {
-    this.#res.writeHead(status, headers as OutgoingHttpHeaders);
+    this.statusCode = status;
+    const waitForTrailers = headers['content-length'] === undefined;
+    const out = headers as OutgoingHttpHeaders;
+    out[':status'] = status;
+    this.#stream.respond(out, { waitForTrailers });
+    if (waitForTrailers) this.#stream.once('wantTrailers', this.#sendTrailers);
     return this;
   }
 
   setHeader(name: string, value: string | string[]): void {
-    this.#res.setHeader(name, value);
+    (this.#pending ??= Object.create(null) as HeaderMap)[name.toLowerCase()] = value;
   }
 
   addTrailers(trailers: HeaderMap): void {
-    this.#res.addTrailers(trailers);
+    this.#trailers = trailers;
   }
 
   write(chunk: Buffer): boolean {
-    return this.#res.write(chunk);
+    if (!this.#stream.headersSent) this.writeHead(this.statusCode, this.#pending ?? (Object.create(null) as HeaderMap));
+    return this.#stream.write(chunk);
   }
 
   end(chunk?: Buffer): this {
-    if (chunk === undefined) this.#res.end();
-    else this.#res.end(chunk);
+    const stream = this.#stream;
+    if (this.#ended || stream.destroyed) return this;
+    this.#ended = true;
+    if (!stream.headersSent) {
+      if (chunk === undefined || chunk.length === 0) {
+        // A head that ends the response: one HEADERS frame with END_STREAM (gRPC's trailers-only reply).
+        const out = (this.#pending ?? Object.create(null)) as OutgoingHttpHeaders;
+        out[':status'] = this.statusCode;
+        stream.respond(out, { endStream: true });
+        return this;
+      }
+      this.writeHead(this.statusCode, this.#pending ?? (Object.create(null) as HeaderMap));
+    }
+    if (chunk === undefined) stream.end();
+    else stream.end(chunk);
     return this;
   }
 
   on(event: 'drain', listener: () => void): this {
-    this.#res.on(event, listener);
+    this.#stream.on(event, listener);
     return this;
   }
 
   off(event: 'drain', listener: () => void): this {
-    this.#res.off(event, listener);
+    this.#stream.off(event, listener);
     return this;
   }
 
   once(event: 'close', listener: () => void): this {
-    this.#res.once(event, listener);
+    this.#stream.once(event, listener);
     return this;
   }
 
   reset(reason: Error): void {
-    resetStream(this.#res.stream, reason);
+    resetStream(this.#stream, reason);
   }
+
+  readonly #sendTrailers = (): void => {
+    // Empty trailers make Node end the stream with an empty DATA frame instead.
+    this.#stream.sendTrailers((this.#trailers ?? {}));
+  };
 }

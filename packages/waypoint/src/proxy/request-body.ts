@@ -75,6 +75,12 @@ export class RequestBody {
   #start(): void {
     if (this.#started) return;
     this.#started = true;
+    // An HTTP/2 request whose HEADERS carried END_STREAM can have emitted its 'end' before the first attempt
+    // starts (seen with Node 20's http2 core stream API, test/upstream-h2.test.ts): nothing to wait for.
+    if (this.#src.readableEnded) {
+      this.#onEnd();
+      return;
+    }
     this.#src.on('data', this.#onData);
     this.#src.once('end', this.#onEnd);
   }
