@@ -52,16 +52,22 @@ export function findHeadEndFrom(buf: Buffer, start: number, end: number, maxByte
   const limit = Math.min(end, start + maxBytes);
   let content = start;
   while (content + 1 < limit && buf[content] === CR && buf[content + 1] === LF) content += 2;
-  // A CR just before `scanned` had no successor to check yet; every later LF looks back at most 3 bytes.
-  for (let i = Math.max(content, scanned - 1); i < limit; i++) {
-    const c = buf[i]!;
-    if (c > CR) continue;
-    if (c === CR) {
-      if (i + 1 < limit && buf[i + 1] !== LF) throw bareLineEnd(buf, start, content, i, 'CR');
-    } else if (c === LF) {
-      if (i === content || buf[i - 1] !== CR) throw bareLineEnd(buf, start, content, i, 'LF');
-      if (i - 3 >= content && buf[i - 2] === LF) return i + 1;
+  // Line by line with the native byte search (memchr): about twice as fast as a JS loop over every byte.
+  // The searches may look past `limit` (up to buf.length) but only positions before it decide anything.
+  // A CR just before `scanned` had no successor to check yet, hence the step back.
+  let i = Math.max(content, scanned - 1);
+  while (i < limit) {
+    const lf = buf.indexOf(LF, i);
+    const cr = buf.indexOf(CR, i);
+    if (lf < 0 || lf >= limit) {
+      // No line end yet; a CR not in the last byte is already known not to be followed by LF.
+      if (cr >= 0 && cr < limit - 1) throw bareLineEnd(buf, start, content, cr, 'CR');
+      break;
     }
+    if (cr >= 0 && cr < lf - 1) throw bareLineEnd(buf, start, content, cr, 'CR');
+    if (lf === content || buf[lf - 1] !== CR) throw bareLineEnd(buf, start, content, lf, 'LF');
+    if (lf - 3 >= content && buf[lf - 2] === LF) return lf + 1;
+    i = lf + 1;
   }
   if (end - start >= maxBytes) {
     throw new Http1Error('HPE_HEAD_TOO_LARGE', 431, `head larger than ${maxBytes} bytes`);
