@@ -325,7 +325,8 @@ export class BodyDecoder {
             // The CR may have come in an earlier buffer: append the line end from a constant.
             this.#keepTrailer(CRLF, 0, 2);
             const trailers: string[] = [];
-            parseFieldLines(this.#trailerBuf!, 0, this.#trailerLen, trailers, 'trailer');
+            const store = this.#trailerBuf!;
+            parseFieldLines(store, 0, this.#trailerLen, trailers, 'trailer', store.toString('latin1', 0, this.#trailerLen), 0);
             this.#trailers = trailers;
           }
           this.#state = DONE;

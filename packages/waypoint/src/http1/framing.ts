@@ -162,7 +162,10 @@ export interface ConnectionOptions {
   readonly keepAlive: boolean;
   /** The `Upgrade` field's value when `Connection` names `upgrade` (several fields joined by ", "). */
   readonly upgrade: string | undefined;
-  /** `Expect: 100-continue` (case-insensitive, as an element of the list). */
+  /**
+   * `Expect: 100-continue` (case-insensitive, as an element of the list). An HTTP/1.0 request's must be
+   * ignored (RFC 9110 §10.1.1): the caller knows the version.
+   */
   readonly expectContinue: boolean;
 }
 
