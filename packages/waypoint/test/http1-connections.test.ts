@@ -119,6 +119,20 @@ test('server: two requests on one kept-alive connection, Content-Length both way
   t.true(served[1]!.req.bodyKnownEmpty);
 });
 
+test('server: a head arriving a byte at a time is parsed once it is whole', async (t) => {
+  const { port, served } = await echoServer(t);
+  const s = await dial(t, port);
+  s.setNoDelay(true);
+  const request = 'POST /slow HTTP/1.1\r\nHost: svc\r\nx-long: ' + 'v'.repeat(200) + '\r\nContent-Length: 2\r\n\r\nok';
+  for (const ch of request) {
+    s.write(ch);
+    await new Promise((r) => setImmediate(r));
+  }
+  await readUntil(s, 'echo:ok');
+  t.is(served[0]!.req.url, '/slow');
+  t.is(served[0]!.body, 'ok');
+});
+
 test('server: pipelined requests are answered in order, one at a time', async (t) => {
   const { port } = await echoServer(t);
   const s = await dial(t, port);

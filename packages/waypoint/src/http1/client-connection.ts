@@ -18,7 +18,7 @@ import { BodyDecoder } from './body-decoder.js';
 import { CHUNK_SUFFIX, chunkPrefix, lastChunk, requestHead } from './encode.js';
 import { Http1Error } from './errors.js';
 import { connectionOptions, keepsAlive, responseFraming } from './framing.js';
-import { DEFAULT_MAX_HEAD_BYTES, findHeadEnd, parseResponseHead } from './head.js';
+import { DEFAULT_MAX_HEAD_BYTES, findHeadEndFrom, parseResponseHead } from './head.js';
 import { IncomingBody, type InputControl } from './incoming-body.js';
 
 export type RequestFraming = { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' } | { readonly kind: 'none' };
@@ -39,6 +39,8 @@ export class Http1ClientConnection implements InputControl {
   readonly #decoder = new BodyDecoder({ kind: 'length', length: 0 });
   #exchange: ClientExchange | undefined;
   #input: Buffer | undefined;
+  /** Bytes of an incomplete head already scanned (a head arriving in pieces is scanned once). */
+  #headScanned = 0;
   #paused = false;
   #parsing = false;
   #reusable = true;
@@ -65,6 +67,7 @@ export class Http1ClientConnection implements InputControl {
     const ex = new ClientExchange(this, head, framing, hostKey);
     this.#exchange = ex;
     this.#input = undefined;
+    this.#headScanned = 0;
     return ex;
   }
 
@@ -130,11 +133,13 @@ export class Http1ClientConnection implements InputControl {
       }
       try {
         if (ex.body === undefined) {
-          const end = findHeadEnd(buf, off, buf.length, DEFAULT_MAX_HEAD_BYTES);
+          const end = findHeadEndFrom(buf, off, buf.length, DEFAULT_MAX_HEAD_BYTES, off + this.#headScanned);
           if (end < 0) {
+            this.#headScanned = buf.length - off;
             this.#input = buf.subarray(off);
             return;
           }
+          this.#headScanned = 0;
           const head = parseResponseHead(buf, off, end);
           off = end;
           // Interim responses (100 Continue, 103 Early Hints) are not passed on.

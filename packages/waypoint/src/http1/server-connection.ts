@@ -21,7 +21,7 @@ import { BodyDecoder } from './body-decoder.js';
 import { CHUNK_SUFFIX, chunkPrefix, lastChunk, responseHead } from './encode.js';
 import { Http1Error } from './errors.js';
 import { connectionOptions, keepsAlive, requestFraming, type Framing } from './framing.js';
-import { DEFAULT_MAX_HEAD_BYTES, findHeadEnd, parseRequestHead, type RequestHead } from './head.js';
+import { DEFAULT_MAX_HEAD_BYTES, findHeadEndFrom, parseRequestHead, type RequestHead } from './head.js';
 import { IncomingBody, type InputControl } from './incoming-body.js';
 
 export interface Http1ServerHandlers {
@@ -82,6 +82,8 @@ export class Http1ServerConnection implements InputControl {
   readonly #maxHeadBytes: number;
   /** Bytes received and not yet parsed (a head in progress, or what follows the current request). */
   #input: Buffer | undefined;
+  /** Bytes of an incomplete head already scanned (a head arriving in pieces is scanned once). */
+  #headScanned = 0;
   readonly #decoder = new BodyDecoder({ kind: 'length', length: 0 });
   #req: Http1Request | undefined;
   #res: Http1Response | undefined;
@@ -216,8 +218,12 @@ export class Http1ServerConnection implements InputControl {
     let framing: Framing;
     let expectContinue: boolean;
     try {
-      headEnd = findHeadEnd(buf, off, buf.length, this.#maxHeadBytes);
-      if (headEnd < 0) return -1;
+      headEnd = findHeadEndFrom(buf, off, buf.length, this.#maxHeadBytes, off + this.#headScanned);
+      if (headEnd < 0) {
+        this.#headScanned = buf.length - off;
+        return -1;
+      }
+      this.#headScanned = 0;
       const head = parseRequestHead(buf, off, headEnd);
       framing = requestFraming(head.rawHeaders);
       const options = connectionOptions(head.rawHeaders);
