@@ -14,7 +14,7 @@
  * serves every tunnel; the tunnel a request came on is found from its session, recorded when the stream
  * was handed over.
  */
-import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HboneServer, formatAuthority, parseAuthority, parseForwardedFor, type InboundTunnelRequest, type TunnelDecision } from '@ambit/mesh-core/hbone';
@@ -57,9 +57,7 @@ export class Downstream {
 
   constructor(ctx: ProxyContext, o: DownstreamOptions) {
     this.#ctx = ctx;
-    // Core stream API (no request listener: no compatibility objects, see h2-messages.ts).
-    this.#h2 = createH2Server({ settings: INNER_H2_SETTINGS });
-    this.#h2.on('stream', this.#onH2Stream);
+    this.#h2 = createH2Server({ settings: INNER_H2_SETTINGS }, this.#onH2Request);
     this.#h2.on('session', this.#onSession);
     this.hbone = new HboneServer({
       identity: o.identity,
@@ -216,19 +214,13 @@ export class Downstream {
     };
   }
 
-  readonly #onH2Stream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
-    // A stream error with no listener would be thrown; its 'close' is what the request handling acts on.
-    stream.on('error', this.#onH2StreamError);
-    const tunnel = stream.session === undefined ? undefined : this.#tunnels.get(stream.session);
+  readonly #onH2Request = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const tunnel = this.#tunnels.get(req.stream.session as object);
     if (tunnel === undefined) {
-      stream.close();
+      res.stream.close();
       return;
     }
-    void handleRequest(this.#ctx, tunnel, h2Request(stream, headers, flags, rawHeaders), new H2Response(stream));
-  };
-
-  readonly #onH2StreamError = (err: Error): void => {
-    this.#ctx.logger.debug({ err }, 'inner HTTP/2 stream error');
+    void handleRequest(this.#ctx, tunnel, h2Request(req), new H2Response(res));
   };
 
   /** HTTP/1.1 `Upgrade`: h2c becomes an HTTP/2 connection answering the request on stream 1; others are refused. */
