@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import { findBinding } from '../config/listener.js';
 import type { ForwardAction, HttpChain, RequestAttributes, RequestAuthentication, Route, VirtualHost } from '../config/types.js';
 import { addHeader, firstValue, headerMapFromRaw, applyMutation, isEmptyMutation, type HeaderMap } from '../route/headers.js';
 import { parseTarget, type ParsedTarget } from '../route/path.js';
@@ -29,7 +30,7 @@ export async function handleRequest(ctx: ProxyContext, tunnel: TunnelContext, re
   const started = ctx.clock.now();
   const protocol = req.httpVersionMajor === 2 ? 'http2' : 'http1';
   const snapshot = ctx.snapshot();
-  const binding = snapshot.bindings.get(tunnel.bindingKey);
+  const binding = findBinding(snapshot.bindings, tunnel.bindingKey, tunnel.connection.destinationIp);
   const rawHost = protocol === 'http2' ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host;
   const host = (rawHost ?? tunnel.bindingKey).toLowerCase();
   const method = req.method ?? 'GET';
@@ -157,6 +158,7 @@ async function route(
         headers,
         downstreamProtocol: protocol,
         hash: requestHash(action.hashPolicies, attrs, tunnel),
+        destination: tunnel.connection,
         src: req,
         res,
         record,
