@@ -8,7 +8,7 @@ import test from 'ava';
 import { createServer, type Server as NetServer, type AddressInfo } from 'node:net';
 import { HboneError } from '@ambit/mesh-core/hbone';
 import type { Binding, Endpoint, NetworkRbacPolicySet, RbacPolicySet } from '../src/config/types.js';
-import { BINDING, backend, behindHbone, binding, capture, cluster, forwardTo, get, httpChain, prefix, readAll, route, snapshot, startWaypoint, vhost } from './helpers/fixtures.js';
+import { BINDING, backend, behindHbone, binding, capture, cluster, forwardTo, get, httpChain, prefix, readAll, route, serverId, snapshot, startWaypoint, vhost } from './helpers/fixtures.js';
 
 const OD = 'inbound-pod|*||default/waypoint';
 
@@ -72,7 +72,8 @@ test('every port of a workload address: each request reaches the port it was sen
   const hosts = w.waypoint.clusters.stats()[OD]!.hosts.map((h) => h.key).sort();
   t.deepEqual(hosts, [`127.0.0.1:${a.endpoint.port}`, `127.0.0.1:${c.endpoint.port}`].sort());
   const line = logs.records.find((r) => r['component'] === 'access' && r['path'] === '/hello');
-  t.like(line, { cluster: OD, upstream: `127.0.0.1:${a.endpoint.port}`, 'dst.addr': `127.0.0.1:${a.endpoint.port}` });
+  // The cluster has no service: telemetry names the address the binding was made for.
+  t.like(line, { cluster: OD, upstream: `127.0.0.1:${a.endpoint.port}`, 'dst.addr': `127.0.0.1:${a.endpoint.port}`, 'dst.service': '127.0.0.1', 'dst.identity': serverId.uri });
 });
 
 test("a workload address's policy and refusals: 403 from its chain, 503 UH where the cluster has no target, 503 at CONNECT elsewhere", async (t) => {
