@@ -2,10 +2,11 @@
  * L7 traffic management through the real waypoint on the full path client pod → ztunnel → waypoint →
  * ztunnel → server pod (helpers/waypoint-mesh.ts; routes in fixtures/waypoint-mesh/traffic.yaml): a 90/10
  * weighted split counted over 1,000 requests, header-based routing, a request timeout, retries against a
- * server that fails twice, fault abort and delay at their percentages, and mirroring. One mesh for the file.
+ * server that fails twice (on 5xx, and on a status code listed in retryOn), fault abort and delay at their
+ * percentages, and mirroring. One mesh for the file.
  */
 import test, { type ExecutionContext } from 'ava';
-import { CLIENT_ID, createWaypointMesh, POD_IP, tally, until, VIP, WAYPOINT_ID, type ServerPod, type WaypointMesh } from './helpers/waypoint-mesh.js';
+import { CLIENT_ID, createWaypointMesh, POD_IP, tally, until, VIP, WAYPOINT_ID, WAYPOINT_POD, type ServerPod, type WaypointMesh } from './helpers/waypoint-mesh.js';
 import { rootOnly } from '@ambit/testbed/test-support';
 
 /**
@@ -61,6 +62,24 @@ test.serial('a 90/10 weighted split holds within 3 points over 1,000 requests', 
     metrics.body.split('\n').some((l) => l.startsWith('istio_tcp_connections_opened_total{') && l.includes('reporter="destination"') && l.includes(`source_principal="${WAYPOINT_ID}"`) && l.includes('destination_workload="web-v2"')),
     'node-b counts an HBONE connection from the waypoint to web-v2',
   );
+  // The waypoint's own request metrics name the pod that answered by its Address: app and version are its
+  // canonical name and revision (its `app` and `version` labels), the cluster is the control plane's id.
+  const waypointMetrics = await m.mesh.httpGet(WAYPOINT_POD, 15020, '/metrics');
+  const series = waypointMetrics.body.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('destination_workload="web-v2"') && l.includes('response_code="200"'));
+  t.truthy(series, waypointMetrics.body);
+  for (const label of [
+    'reporter="waypoint"',
+    'source_workload="client"',
+    `source_principal="${CLIENT_ID}"`,
+    'destination_workload_namespace="shop"',
+    'destination_principal="spiffe://cluster.local/ns/shop/sa/web"',
+    'destination_app="web"',
+    'destination_version="v2"',
+    'destination_service="web-v2.shop.svc.cluster.local"',
+    'destination_cluster="Kubernetes"',
+  ]) {
+    t.true(series!.includes(label), `${label} in ${series!}`);
+  }
 });
 
 test.serial('header-based routing sends x-canary: true to web-v2 only, over HTTP/1.1 and HTTP/2', async (t) => {
@@ -110,6 +129,32 @@ test.serial('retries: a server that fails twice then succeeds is answered 200 af
   const once = await m.one({ host: VIP.flaky, path: '/fail-first/1/gamma' });
   t.is(once.status, 503);
   t.is(await settledHits(m, 'flaky', '/fail-first/1/gamma', 1), 1);
+});
+
+test.serial('retries on status codes: retryOn "409" retries a 409 (and not a 503); retryOn "5xx" passes a 409 on after one try', async (t) => {
+  if (!rootOnly(t)) return;
+  const m = mesh();
+  // The VirtualService's "409" reaches the waypoint as retry_on retriable-status-codes, retriable_status_codes [409].
+  const ok = await m.one({ host: VIP.flaky, path: '/on409/fail-first/2/delta/409' });
+  t.is(ok.status, 200);
+  t.is(ok.pod, 'flaky');
+  t.is(await settledHits(m, 'flaky', '/on409/fail-first/2/delta/409', 3), 3);
+  t.like(await accessLine(m, '/on409/fail-first/2/delta/409'), { status: 200, response_flags: '-' });
+  const exhausted = await m.one({ host: VIP.flaky, path: '/on409/fail-first/9/epsilon/409' });
+  t.is(exhausted.status, 409);
+  t.is(await settledHits(m, 'flaky', '/on409/fail-first/9/epsilon/409', 4), 4);
+  t.like(await accessLine(m, '/on409/fail-first/9/epsilon/409'), { status: 409, response_flags: 'URX' });
+  // A 503 is not a listed code: passed on after one try.
+  const unlisted = await m.one({ host: VIP.flaky, path: '/on409/fail-first/1/zeta' });
+  t.is(unlisted.status, 503);
+  t.is(await settledHits(m, 'flaky', '/on409/fail-first/1/zeta', 1), 1);
+
+  // 5xx does not cover a 409.
+  const conflict = await m.one({ host: VIP.flaky, path: '/on5xx/fail-first/1/eta/409' });
+  t.is(conflict.status, 409);
+  t.is(conflict.pod, 'flaky');
+  t.is(await settledHits(m, 'flaky', '/on5xx/fail-first/1/eta/409', 1), 1);
+  t.like(await accessLine(m, '/on5xx/fail-first/1/eta/409'), { status: 409, response_flags: '-' });
 });
 
 /** Within `points` percentage points of `percent`. */

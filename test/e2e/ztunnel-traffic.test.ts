@@ -149,10 +149,14 @@ test.serial('the metrics and the access log of one known connection', async (t) 
 
   const metrics = await m.httpGet('node-b', 15020, '/metrics');
   t.is(metrics.status, 200);
-  const series = metricLines(metrics.body, 'istio_tcp_connections_opened_total').find(
+  const toWebB = metricLines(metrics.body, 'istio_tcp_connections_opened_total').filter(
     (l) => l.includes('reporter="destination"') && l.includes('destination_workload="web-b"') && l.includes(`source_principal="${CLIENT_ID}"`),
   );
+  // Tunnels to port 8080 (this one, at the pod; the VIP ones, named in forwarded host=) are counted under
+  // Service web, which targets 8080; the earlier one to 9999, a port no service targets, under none.
+  const series = toWebB.find((l) => l.includes('destination_service="web.shop.svc.cluster.local"'));
   t.truthy(series, metrics.body);
+  t.true(toWebB.some((l) => l.includes('destination_service="unknown"') && l.includes('destination_service_name="unknown"')), toWebB.join('\n'));
   for (const label of [
     'source_workload="client-a"',
     'source_workload_namespace="shop"',
@@ -164,6 +168,9 @@ test.serial('the metrics and the access log of one known connection', async (t) 
     'response_flags="-"',
     'connection_security_policy="mutual_tls"',
     'source_cluster="Kubernetes"',
+    'destination_cluster="Kubernetes"',
+    'destination_service_name="web"',
+    'destination_service_namespace="shop"',
   ]) {
     t.true(series!.includes(label), `${label} in ${series!}`);
   }

@@ -5,7 +5,10 @@
 import test from 'ava';
 import { defaultRegistry } from '../src/input/kinds/index.js';
 import { parseFile } from '../src/input/parse-file.js';
-import { cluster, destinationRule, httpChain, httpRoute, httpFilters, problems, routes, service, virtualService, waypointMesh } from './fixtures/waypoint-mesh.js';
+import { envoyCodec } from '@ambit/protos';
+import type { RouteConfiguration } from '../src/model/waypoint-config/envoy-types.js';
+import { ROUTE_TYPE_URL } from '../src/server/envoy-tables.js';
+import { cluster, destinationRule, httpChain, httpRoute, httpFilters, problems, routeConfig, routes, service, virtualService, waypointMesh } from './fixtures/waypoint-mesh.js';
 
 function diagnostics(spec: string): [string, string, string][] {
   const text = `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: shop}\nspec:\n${spec}\n`;
@@ -51,10 +54,18 @@ test('decoder: what the waypoint cannot honour is refused with the reason', (t) 
   t.deepEqual(diagnostics(http('{redirect: {redirectCode: 300}}')), [['error', 'spec.http[0].redirect.redirectCode', 'must be one of 301, 302, 303, 307, 308, got 300']]);
   t.deepEqual(diagnostics(http('{directResponse: {status: 200, body: {bytes: aGk=}}}')), [['error', 'spec.http[0].directResponse.body.bytes', 'is not supported by the waypoint; use string']]);
   t.deepEqual(diagnostics(http(`{retries: {attempts: 2, retryOn: "5xx,bogus"}, ${TO_V1}}`)), [
-    ['error', 'spec.http[0].retries.retryOn', '"bogus" is not a retry condition (supported: 5xx, gateway-error, reset, connect-failure, retriable-4xx)'],
+    [
+      'error',
+      'spec.http[0].retries.retryOn',
+      '"bogus" is not a retry condition or an HTTP status code (supported: 5xx, gateway-error, reset, connect-failure, retriable-4xx, retriable-status-codes, or a status code 100-599)',
+    ],
   ]);
   t.deepEqual(diagnostics(http(`{retries: {attempts: 2, retryOn: "5xx,refused-stream,503,unavailable"}, ${TO_V1}}`)), [
-    ['warning', 'spec.http[0].retries.retryOn', 'refused-stream, 503, unavailable are not implemented by the waypoint and dropped (supported: 5xx, gateway-error, reset, connect-failure, retriable-4xx)'],
+    [
+      'warning',
+      'spec.http[0].retries.retryOn',
+      'refused-stream, unavailable are not implemented by the waypoint and dropped (supported: 5xx, gateway-error, reset, connect-failure, retriable-4xx, retriable-status-codes, or a status code 100-599)',
+    ],
   ]);
   t.deepEqual(diagnostics(http(`{fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 1}}, delay: {exponentialDelay: 1s}}, ${TO_V1}}`)), [
     ['error', 'spec.http[0].fault.delay.exponentialDelay', 'is not supported by the waypoint; use fixedDelay'],
@@ -248,6 +259,71 @@ test('timeouts, retries, fault injection by percentage and mirroring', (t) => {
     [
       ['envoy.filters.http.fault', {}],
       ['envoy.filters.http.router', {}],
+    ],
+  );
+});
+
+test('decoder: status codes in retryOn must be HTTP statuses 100-599; retriable-status-codes without one retries nothing', (t) => {
+  t.deepEqual(diagnostics(http(`{retries: {retryOn: "409,600,connect-failure,99,0,1000000,12345678901234567890"}, ${TO_V1}}`)), [
+    ['error', 'spec.http[0].retries.retryOn', '"600" is not an HTTP status code (100-599)'],
+    ['error', 'spec.http[0].retries.retryOn', '"99" is not an HTTP status code (100-599)'],
+    ['error', 'spec.http[0].retries.retryOn', '"0" is not an HTTP status code (100-599)'],
+    ['error', 'spec.http[0].retries.retryOn', '"1000000" is not an HTTP status code (100-599)'],
+    ['error', 'spec.http[0].retries.retryOn', '"12345678901234567890" is not an HTTP status code (100-599)'],
+  ]);
+  t.deepEqual(diagnostics(http(`{retries: {retryOn: "-409"}, ${TO_V1}}`)), [
+    [
+      'error',
+      'spec.http[0].retries.retryOn',
+      '"-409" is not a retry condition or an HTTP status code (supported: 5xx, gateway-error, reset, connect-failure, retriable-4xx, retriable-status-codes, or a status code 100-599)',
+    ],
+  ]);
+  t.deepEqual(diagnostics(http(`{retries: {retryOn: "retriable-status-codes,reset"}, ${TO_V1}}`)), [
+    ['warning', 'spec.http[0].retries.retryOn', 'retriable-status-codes names no status code, so it retries nothing; list the codes too, e.g. "retriable-status-codes,503"'],
+  ]);
+  t.deepEqual(diagnostics(http(`{retries: {retryOn: "100, 599 ,0409,retriable-status-codes"}, ${TO_V1}}`)), []);
+});
+
+test('retryOn status codes become retriable_status_codes plus retriable-status-codes, as Istio translates them, and go over the wire', (t) => {
+  const retrying = (prefix: string, retryOn: string): string => `    - match: [{uri: {prefix: ${prefix}}}]
+      retries: {attempts: 3, retryOn: "${retryOn}"}
+      ${TO_V1}`;
+  const mesh = waypointMesh(
+    ...svcs,
+    virtualService(
+      'vs',
+      `  hosts: [reviews]
+  http:
+${retrying('/mixed', '503,connect-failure')}
+${retrying('/named', 'retriable-status-codes,409')}
+${retrying('/alone', '409')}
+${retrying('/classes', '5xx')}
+${retrying('/repeated', 'gateway-error, 503 ,429,503,0409')}
+    - ${TO_V1}`,
+    ),
+  );
+  t.deepEqual(problems(mesh), []);
+  const policies = routes(mesh, httpChain('reviews')).map((r) => r.route?.retry_policy);
+  t.deepEqual(policies, [
+    { retry_on: 'connect-failure,retriable-status-codes', num_retries: { value: 3 }, retriable_status_codes: [503] },
+    { retry_on: 'retriable-status-codes', num_retries: { value: 3 }, retriable_status_codes: [409] },
+    { retry_on: 'retriable-status-codes', num_retries: { value: 3 }, retriable_status_codes: [409] },
+    { retry_on: '5xx', num_retries: { value: 3 } },
+    { retry_on: 'gateway-error,retriable-status-codes', num_retries: { value: 3 }, retriable_status_codes: [503, 429, 409] },
+    { retry_on: 'connect-failure', num_retries: { value: 2 } },
+  ]);
+  // What a waypoint is sent: the RouteConfiguration through the served codec (RetryPolicy field 7).
+  const codec = envoyCodec<RouteConfiguration>(ROUTE_TYPE_URL);
+  const served = codec.decode(codec.encode(routeConfig(mesh, httpChain('reviews'))));
+  t.deepEqual(
+    served.virtual_hosts[0]!.routes.map((r) => [r.route?.retry_policy?.retry_on, r.route?.retry_policy?.retriable_status_codes ?? []]),
+    [
+      ['connect-failure,retriable-status-codes', [503]],
+      ['retriable-status-codes', [409]],
+      ['retriable-status-codes', [409]],
+      ['5xx', []],
+      ['gateway-error,retriable-status-codes', [503, 429, 409]],
+      ['connect-failure', []],
     ],
   );
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { connect as netConnect } from 'node:net';
-import { HboneError, HboneServer, formatAuthority, parseAuthority, parseForwardedFor } from '../src/hbone/index.js';
+import { HboneError, HboneServer, formatAuthority, forwardedFor, parseAuthority, parseForwardedFor, parseForwardedHost } from '../src/hbone/index.js';
 import { Identity, StaticCertificateSource, createRootCa, issueWorkloadCertificate, type WorkloadCertificate } from '../src/identity/index.js';
 import { DAY, TRUST_DOMAIN, backend, captureLogger, clientId, pki, readAll, serverId, startClient, startServer, until } from './helpers/mesh.js';
 import { tlsAttempt, meshClientTls } from './helpers/raw.js';
@@ -22,6 +22,26 @@ test('parseForwardedFor reads the for= node of the first element', (t) => {
   t.is(parseForwardedFor('for=10.0.0.1, for=10.0.0.2'), '10.0.0.1');
   t.is(parseForwardedFor('host=svc'), undefined);
   t.is(parseForwardedFor(undefined), undefined);
+  t.is(parseForwardedFor('host="a;for=x, y";for="10.0.0.9:1"'), '10.0.0.9:1', 'a quoted value may hold ; and ,');
+  t.is(parseForwardedFor('For = 10.0.0.1'), '10.0.0.1', 'names are case-insensitive');
+});
+
+test('parseForwardedHost reads host= of the first element, quoted or not; forwardedFor writes what it reads', (t) => {
+  t.is(parseForwardedHost('for="10.1.2.3:4567";host=web.shop.svc.cluster.local'), 'web.shop.svc.cluster.local');
+  t.is(parseForwardedHost('host="web.shop.svc.cluster.local";for="10.1.2.3:4567"'), 'web.shop.svc.cluster.local');
+  t.is(parseForwardedHost('for="10.1.2.3:4567"'), undefined);
+  t.is(parseForwardedHost('for="10.1.2.3:4567", host=second-hop'), undefined, 'only the first element counts');
+  t.is(parseForwardedHost('host="a\\"b\\\\c"'), 'a"b\\c', 'quoted-pair escapes');
+  t.is(parseForwardedHost('host'), undefined, 'a name without a value');
+  t.is(parseForwardedHost(''), undefined);
+  t.is(forwardedFor('10.1.2.3:4567'), 'for="10.1.2.3:4567"');
+  t.is(forwardedFor('10.1.2.3:4567', 'web.shop.svc.cluster.local'), 'for="10.1.2.3:4567";host=web.shop.svc.cluster.local');
+  t.is(forwardedFor(undefined, 'web'), 'host=web');
+  // Not a token: quoted, and read back as written.
+  const odd = 'a b"c\\d';
+  t.is(forwardedFor('10.0.0.1:1', odd), 'for="10.0.0.1:1";host="a b\\"c\\\\d"');
+  t.is(parseForwardedHost(forwardedFor('10.0.0.1:1', odd)), odd);
+  t.is(parseForwardedFor(forwardedFor('10.0.0.1:1', odd)), '10.0.0.1:1');
 });
 
 test('certificate rotation: new handshakes get the new certificate, open connections keep theirs', async (t) => {

@@ -139,14 +139,14 @@ test('the server hands the caller the peer identity and the forwarded, baggage a
   const client = await startClient(t);
   const baggage = 'k8s.cluster.name=Kubernetes,k8s.namespace.name=default,service.name=client';
   const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-  const s = await client.connect({ ...req(addr, `127.0.0.1:${echo.port}`), forwardedFor: '10.1.2.3:45678', baggage, traceparent });
+  const s = await client.connect({ ...req(addr, `127.0.0.1:${echo.port}`), forwardedFor: '10.1.2.3:45678', forwardedHost: 'web.shop.svc.cluster.local', baggage, traceparent });
   s.end();
   await readAll(s);
   t.truthy(seen);
   t.is(seen!.peerIdentity.uri, clientId.uri);
   t.is(seen!.authority, `127.0.0.1:${echo.port}`);
   t.deepEqual(seen!.target, { host: '127.0.0.1', port: echo.port });
-  t.is(seen!.forwarded, 'for="10.1.2.3:45678"');
+  t.is(seen!.forwarded, 'for="10.1.2.3:45678";host=web.shop.svc.cluster.local');
   t.is(seen!.baggage, baggage);
   t.is(seen!.traceparent, traceparent);
   t.is(seen!.remoteAddress, '127.0.0.1');
@@ -175,6 +175,8 @@ test('the client refuses a malformed tunnel request before dialling', async (t) 
     [{ expectedIdentities: [] }, /no expected server identity/],
     [{ traceparent: 'a\r\nb' }, /traceparent "a\\r\\nb" is not a valid header value/],
     [{ forwardedFor: '1.2.3.4:5"' }, /forwardedFor/],
+    [{ forwardedHost: 'web\nx' }, /forwardedHost "web\\nx" is not a valid header value/],
+    [{ forwardedHost: '' }, /forwardedHost is empty/],
   ];
   for (const [patch, re] of cases) {
     const err = await t.throwsAsync(client.connect({ ...base, ...patch }), { instanceOf: HboneError });

@@ -148,7 +148,7 @@ test('max retries: a retry refused by the circuit breaker answers the upstream 5
     res.end('down');
   });
   const clock = new FakeClock();
-  const retry: RetryPolicy = { on: new Set(['5xx']), numRetries: 1, perTryTimeoutMs: 0, backoffBaseMs: 1_000, backoffMaxMs: 10_000 };
+  const retry: RetryPolicy = { on: new Set(['5xx']), statusCodes: new Set(), numRetries: 1, perTryTimeoutMs: 0, backoffBaseMs: 1_000, backoffMaxMs: 10_000 };
   const snap = snapshot(
     { [BINDING]: binding(httpChain([vhost('svc', ['*'], [route('r', prefix('/'), forwardTo('c1', { retry }))])])) },
     [cluster('c1', [b.endpoint], { circuitBreaker: breaker({ maxRetries: 1 }) })],

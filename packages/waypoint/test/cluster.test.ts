@@ -244,16 +244,39 @@ test('addresses: workloads give identity, tunnel and IPs; services are accepted'
   const w = compileAddress(
     address({
       type: 'workload',
-      workload: { uid: 'Kubernetes//Pod/default/reviews-1', name: 'reviews-1', namespace: 'default', service_account: 'reviews', tunnel_protocol: 'HBONE', addresses: [Buffer.from([10, 0, 0, 1]), Buffer.from('fd000000000000000000000000000001', 'hex')] },
+      workload: {
+        uid: 'Kubernetes//Pod/default/reviews-1',
+        name: 'reviews-1',
+        namespace: 'default',
+        service_account: 'reviews',
+        tunnel_protocol: 'HBONE',
+        addresses: [Buffer.from([10, 0, 0, 1]), Buffer.from('fd000000000000000000000000000001', 'hex')],
+        canonical_name: 'reviews',
+        canonical_revision: 'v1',
+        cluster_id: 'Kubernetes',
+      },
     }),
     'Kubernetes//Pod/default/reviews-1',
   );
   t.deepEqual(w, {
     kind: 'workload',
-    workload: { uid: 'Kubernetes//Pod/default/reviews-1', name: 'reviews-1', namespace: 'default', serviceAccount: 'reviews', identity: 'spiffe://cluster.local/ns/default/sa/reviews', hbone: true, addresses: ['10.0.0.1', 'fd00::1'] },
+    workload: {
+      uid: 'Kubernetes//Pod/default/reviews-1',
+      name: 'reviews-1',
+      namespace: 'default',
+      serviceAccount: 'reviews',
+      canonicalName: 'reviews',
+      canonicalRevision: 'v1',
+      clusterId: 'Kubernetes',
+      identity: 'spiffe://cluster.local/ns/default/sa/reviews',
+      hbone: true,
+      addresses: ['10.0.0.1', 'fd00::1'],
+    },
   });
   const plain = compileAddress(address({ type: 'workload', workload: { uid: 'u', name: 'n', namespace: 'ns', trust_domain: 'example.org' } }));
   t.deepEqual(plain.kind === 'workload' && [plain.workload.identity, plain.workload.hbone], ['spiffe://example.org/ns/ns/sa/default', false]);
+  // Unset telemetry names stay empty (the metrics say `unknown`).
+  t.like(plain.kind === 'workload' ? plain.workload : {}, { canonicalName: '', canonicalRevision: '', clusterId: '' });
   t.deepEqual(compileAddress(address({ type: 'service', service: { namespace: 'default', hostname: 'reviews.default.svc.cluster.local' } })), { kind: 'service', key: 'default/reviews.default.svc.cluster.local' });
 });
 

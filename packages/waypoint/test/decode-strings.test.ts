@@ -1,5 +1,5 @@
 /**
- * `decodeStrings` (src/upstream/connector.ts): Node 20's HTTP/1.1 client, run over the client side of an
+ * `decodeStrings` (test/helpers/decode-strings.ts): Node 20's HTTP/1.1 client, run over the client side of an
  * HTTP/2 stream (a tunnel we opened), corrupts the first bytes of a message head written together with a
  * body. What we saw on Node 20.20.2: the head of `POST /p HTTP/1.1` with a 5-byte body reached the server
  * as `\x1f\xf6\x06\x00\x00…` followed by the rest of the request line (`…1.1\r\nhost: x\r\n…`), and
@@ -16,7 +16,7 @@ import test from 'ava';
 import { createServer as createH1Server, request as h1request } from 'node:http';
 import { connect as h2connect, createServer as createH2Server, type ClientHttp2Stream, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { decodeStrings } from '../src/upstream/connector.js';
+import { decodeStrings } from './helpers/decode-strings.js';
 import { BINDING, backend, binding, cluster, forwardTo, get, httpChain, prefix, readAll, route, snapshot, startWaypoint, vhost } from './helpers/fixtures.js';
 
 /** POSTs over fresh HTTP/2 CONNECT streams to an in-process HTTP/1.1 server; how many came back intact. */

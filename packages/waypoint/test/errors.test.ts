@@ -12,7 +12,7 @@ import { request as h1request } from 'node:http';
 import { HboneClient } from '@ambit/mesh-core/hbone';
 import { FakeClock } from '@ambit/mesh-core/lifecycle';
 import type { RetryPolicy } from '../src/config/types.js';
-import { decodeStrings } from '../src/upstream/connector.js';
+import { decodeStrings } from './helpers/decode-strings.js';
 import {
   BINDING,
   backend,
@@ -42,7 +42,7 @@ import {
 const snap1 = (endpoints: Parameters<typeof cluster>[1], action = {}, clusterExtra = {}) =>
   snapshot({ [BINDING]: binding(httpChain([vhost('svc', ['*'], [route('r', prefix('/'), forwardTo('c1', action))])])) }, [cluster('c1', endpoints, clusterExtra)]);
 
-const retryOn = (on: RetryPolicy['on'] extends ReadonlySet<infer T> ? T[] : never, o: Partial<RetryPolicy> = {}): RetryPolicy => ({ on: new Set(on), numRetries: 1, perTryTimeoutMs: 0, backoffBaseMs: 1, backoffMaxMs: 1, ...o });
+const retryOn = (on: RetryPolicy['on'] extends ReadonlySet<infer T> ? T[] : never, o: Partial<RetryPolicy> = {}): RetryPolicy => ({ on: new Set(on), statusCodes: new Set(), numRetries: 1, perTryTimeoutMs: 0, backoffBaseMs: 1, backoffMaxMs: 1, ...o });
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {

@@ -8,7 +8,7 @@ import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import { HboneClient } from '@ambit/mesh-core/hbone';
 import type { CertificateSource, Identity, WorkloadCertificate } from '@ambit/mesh-core/identity';
 import { FakeClock } from '@ambit/mesh-core/lifecycle';
-import { decodeStrings } from '../src/upstream/connector.js';
+import { decodeStrings } from './helpers/decode-strings.js';
 import { BINDING, backend, binding, clientId, cluster, forwardTo, get, h2session, httpChain, pki, prefix, readAll, route, snapshot, startWaypoint, vhost, waypointId, type Running } from './helpers/fixtures.js';
 
 async function fetchText(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string | null }> {
@@ -34,7 +34,7 @@ class FlakyCertificates implements CertificateSource {
 }
 
 function basicSnapshot(endpoint: Parameters<typeof cluster>[1][number]) {
-  return snapshot({ [BINDING]: binding(httpChain([vhost('svc', ['*'], [route('r1', prefix('/'), forwardTo('c1', { retry: { on: new Set(['5xx', 'reset'] as const), numRetries: 2, perTryTimeoutMs: 0, backoffBaseMs: 25, backoffMaxMs: 250 } }))])])) }, [
+  return snapshot({ [BINDING]: binding(httpChain([vhost('svc', ['*'], [route('r1', prefix('/'), forwardTo('c1', { retry: { on: new Set(['5xx', 'reset'] as const), statusCodes: new Set([409]), numRetries: 2, perTryTimeoutMs: 0, backoffBaseMs: 25, backoffMaxMs: 250 } }))])])) }, [
     cluster('c1', [endpoint]),
   ]);
 }
@@ -72,6 +72,7 @@ test('/config_dump: identity, readiness, the compiled snapshot as data, and the 
   const routeDump = bindingDump['http']['routeTable']['virtualHosts'][0]['routes'][0];
   t.deepEqual(routeDump['path'], { description: 'prefix /', prefix: '/' }, 'a matcher shows as its description');
   t.deepEqual(routeDump['action']['retry']['on'], ['5xx', 'reset'], 'sets become arrays');
+  t.deepEqual(routeDump['action']['retry']['statusCodes'], [409]);
   t.is(dump['snapshot']['clusters']['c1']['endpoints'][0]['port'], b.endpoint.port);
   t.like(dump['upstream']['c1'], { counters: { connections: 1, pending: 0, requests: 0, retries: 0 } });
   t.like(dump['upstream']['c1']['hosts'][0], { key: `127.0.0.1:${b.endpoint.port}`, active: 0, ejected: false, ejections: 0 });

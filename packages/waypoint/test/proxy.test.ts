@@ -202,7 +202,7 @@ test('retries: a server failing twice then succeeding answers 200 on the third a
     n++;
     res.statusCode = n <= 2 ? 503 : 200;
     res.end(`attempt ${n}`);
-  }, {}, { retry: { on: new Set(['5xx'] as const), numRetries: 2, perTryTimeoutMs: 0, backoffBaseMs: 1, backoffMaxMs: 5 } });
+  }, {}, { retry: { on: new Set(['5xx'] as const), statusCodes: new Set(), numRetries: 2, perTryTimeoutMs: 0, backoffBaseMs: 1, backoffMaxMs: 5 } });
   const w = await startWaypoint(t, snap);
   const r = await get(w, '/', { method: 'POST', body: 'payload' });
   t.is(r.status, 200);
@@ -275,7 +275,7 @@ test('metrics and the access log for one known request', async (t) => {
   t.like(line, { component: 'access', method: 'POST', status: 200, response_flags: '-', bytes_received: 3, bytes_sent: 5, 'src.identity': clientIdUri(), route: 'r1', cluster: 'c1' });
   t.regex(String(line['trace_id']), /^[0-9a-f]{32}$/);
   const metrics = await w.waypoint.registry.metrics();
-  t.regex(metrics, /istio_requests_total\{reporter="waypoint",source_workload="client",source_workload_namespace="default",source_principal="spiffe:\/\/cluster.local\/ns\/default\/sa\/client",source_app="client",source_version="v1",source_cluster="unknown",destination_workload="server",destination_workload_namespace="default",destination_principal="spiffe:\/\/cluster.local\/ns\/default\/sa\/server",destination_app="unknown",destination_version="unknown",destination_service="svc.default.svc.cluster.local",destination_service_name="svc",destination_service_namespace="default",destination_cluster="unknown",request_protocol="http",response_code="200",grpc_response_status="",response_flags="-",connection_security_policy="mutual_tls"\} 1/);
+  t.regex(metrics, /istio_requests_total\{reporter="waypoint",source_workload="client",source_workload_namespace="default",source_principal="spiffe:\/\/cluster.local\/ns\/default\/sa\/client",source_app="client",source_version="v1",source_cluster="unknown",destination_workload="server",destination_workload_namespace="default",destination_principal="spiffe:\/\/cluster.local\/ns\/default\/sa\/server",destination_app="server-app",destination_version="v7",destination_service="svc.default.svc.cluster.local",destination_service_name="svc",destination_service_namespace="default",destination_cluster="Kubernetes",request_protocol="http",response_code="200",grpc_response_status="",response_flags="-",connection_security_policy="mutual_tls"\} 1/);
   t.regex(metrics, /istio_request_bytes_sum\{[^}]*response_code="200"[^}]*\} 3/);
 });
 

@@ -87,6 +87,19 @@ test('a route configuration compiles to a frozen route table and lists the clust
   for (const o of [compiled, table, vhost, vhost.routes, split, action, action.clusters, action.clusters[0], action.mirrors]) t.true(Object.isFrozen(o));
 });
 
+test('retry policy: retriable_status_codes over the wire, with the retriable-status-codes condition or without it (inert, as in Envoy)', (t) => {
+  const codes = forward({ route: { cluster: C, retry_policy: { retry_on: 'connect-failure,retriable-status-codes', retriable_status_codes: [409, 503, 409, 100, 599] } } }).retry!;
+  t.deepEqual([...codes.on], ['connect-failure', 'retriable-status-codes']);
+  t.deepEqual([...codes.statusCodes], [409, 503, 100, 599], 'duplicates once, in order');
+  t.true(Object.isFrozen(codes.statusCodes));
+  const inert = forward({ route: { cluster: C, retry_policy: { retry_on: '5xx', retriable_status_codes: [409] } } }).retry!;
+  t.deepEqual([...inert.on], ['5xx']);
+  t.deepEqual([...inert.statusCodes], [409]);
+  const alone = forward({ route: { cluster: C, retry_policy: { retry_on: 'retriable-status-codes' } } }).retry!;
+  t.deepEqual([...alone.on], ['retriable-status-codes']);
+  t.is(alone.statusCodes.size, 0);
+});
+
 test('route actions: timeouts, retries, rewrites, hash policies', (t) => {
   t.is(forward({ route: { cluster: C, timeout: { seconds: 0 } } }).timeoutMs, 0);
   t.is(forward({ route: { cluster: C, timeout: { seconds: 2, nanos: 500_000_001 } } }).timeoutMs, 2501);
@@ -102,6 +115,12 @@ test('route actions: timeouts, retries, rewrites, hash policies', (t) => {
   t.is(custom.numRetries, 3);
   t.is(custom.backoffBaseMs, 100);
   t.is(custom.backoffMaxMs, 2000);
+  t.deepEqual([...custom.statusCodes], [], 'no retriable_status_codes: an empty set');
+  // No condition (e.g. Istio's retryOn held only conditions the control plane cannot express): valid, as in
+  // Envoy; nothing is retried and the per-try timeout still bounds the attempt.
+  const none = forward({ route: { cluster: C, retry_policy: { retry_on: ' , ', per_try_timeout: { seconds: 2 } } } }).retry!;
+  t.is(none.on.size, 0);
+  t.is(none.perTryTimeoutMs, 2000);
   t.is(forward({ route: { cluster: C, prefix_rewrite: '/v2/' } }).prefixRewrite, '/v2/');
   const rx = forward({ route: { cluster: C, regex_rewrite: { pattern: { regex: '^/old/(.*)$' }, substitution: '/new/\\1' } } }).regexRewrite!;
   t.is(rx.substitution, '/new/\\1');
@@ -223,8 +242,9 @@ test('route configuration rejections name the resource, field and reason', (t) =
   rejects(t, r({ route: { cluster: C, timeout: { seconds: -1 } } }), `${at}.route.timeout.seconds`, /non-negative/);
   rejects(t, r({ route: { cluster: C, timeout: { seconds: 9_999_999 } } }), `${at}.route.timeout`, /longest supported duration/);
   rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: '5xx,refused-stream' } } }), `${at}.route.retry_policy.retry_on`, /unsupported condition "refused-stream"/);
-  rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: ' , ' } } }), `${at}.route.retry_policy.retry_on`, /names no condition/);
-  rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: '5xx', retriable_status_codes: [409] } } }), `${at}.route.retry_policy.retriable_status_codes`, /not supported/);
+  rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [409, 600] } } }), `${at}.route.retry_policy.retriable_status_codes[1]`, /^600 is not an HTTP status 100-599$/);
+  rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [99] } } }), `${at}.route.retry_policy.retriable_status_codes[0]`, /^99 is not an HTTP status 100-599$/);
+  rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: 'retriable-status-codes', retriable_status_codes: [4_294_967_295] } } }), `${at}.route.retry_policy.retriable_status_codes[0]`, /^4294967295 is not/);
   rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: '5xx', retry_back_off: { base_interval: { seconds: 0 } } } } }), `${at}.route.retry_policy.retry_back_off.base_interval`, /greater than 0/);
   rejects(t, r({ route: { cluster: C, retry_policy: { retry_on: '5xx', retry_back_off: { base_interval: { seconds: 2 }, max_interval: { seconds: 1 } } } } }), `${at}.route.retry_policy.retry_back_off.max_interval`, /below base_interval/);
   rejects(t, r({ route: { cluster: C, request_mirror_policies: [{ cluster: '' }] } }), `${at}.route.request_mirror_policies[0].cluster`, /is empty/);

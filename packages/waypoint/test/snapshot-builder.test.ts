@@ -148,7 +148,7 @@ test('an ORIGINAL_DST cluster needs no load assignment; its targets are the ever
     healthy: true,
     locality: { region: '', zone: '', subZone: '' },
     transport: { kind: 'hbone', identity: 'spiffe://cluster.local/ns/default/sa/api', hbonePort: 15008 },
-    workload: { name: 'api', namespace: 'default', serviceAccount: 'api' },
+    workload: { name: 'api', namespace: 'default', serviceAccount: 'api', canonicalName: '', canonicalRevision: '', clusterId: '' },
   });
   t.true(Object.isFrozen(target));
   t.is(second.clusters.get(WEB_V1), first.clusters.get(WEB_V1), 'other clusters keep their objects');
@@ -195,14 +195,15 @@ test('snapshots are immutable all the way down', (t) => {
 
 test('endpoints take their transport and workload from the Address of their IP', (t) => {
   const { b, published } = builder();
-  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/web-v1', '10.244.1.5', true, 'web')));
+  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/web-v1', '10.244.1.5', true, 'web', { canonical_name: 'web', canonical_revision: 'v1', cluster_id: 'Kubernetes' })));
   b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/legacy', '10.244.2.6', false, 'legacy')));
   feedAll(b);
   const endpoint = (cluster: string, ip: string) => b.current()!.clusters.get(cluster)!.endpoints.find((e) => e.ip === ip)!;
   t.deepEqual(endpoint(WEB_V1, '10.244.1.5').transport, { kind: 'hbone', identity: 'spiffe://cluster.local/ns/default/sa/web', hbonePort: 15008 });
-  t.deepEqual(endpoint(WEB_V1, '10.244.1.5').workload, { name: 'web-v1', namespace: 'default', serviceAccount: 'web' });
+  t.deepEqual(endpoint(WEB_V1, '10.244.1.5').workload, { name: 'web-v1', namespace: 'default', serviceAccount: 'web', canonicalName: 'web', canonicalRevision: 'v1', clusterId: 'Kubernetes' });
+  t.true(Object.isFrozen(endpoint(WEB_V1, '10.244.1.5').workload));
   t.deepEqual(endpoint(WEB_V2, '10.244.2.6').transport, { kind: 'plain' }, 'a workload without HBONE is reached plain');
-  t.deepEqual(endpoint(WEB_V2, '10.244.2.6').workload, { name: 'legacy', namespace: 'default', serviceAccount: 'legacy' });
+  t.deepEqual(endpoint(WEB_V2, '10.244.2.6').workload, { name: 'legacy', namespace: 'default', serviceAccount: 'legacy', canonicalName: '', canonicalRevision: '', clusterId: '' });
   const before = published.length;
   // An address no endpoint uses changes nothing.
   b.applyAddresses(A(workloadAddress('Kubernetes//Pod/other/x', '10.9.9.9', true)));
@@ -211,13 +212,18 @@ test('endpoints take their transport and workload from the Address of their IP',
   b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/legacy', '10.244.2.6', true, 'legacy')));
   t.is(published.length, before + 1);
   t.deepEqual(endpoint(WEB_V2, '10.244.2.6').transport, { kind: 'hbone', identity: 'spiffe://cluster.local/ns/default/sa/legacy', hbonePort: 15008 });
+  // Only its telemetry names change (a new revision label): a new snapshot with them.
+  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/legacy', '10.244.2.6', true, 'legacy', { canonical_name: 'legacy', canonical_revision: 'v2', cluster_id: 'east' })));
+  t.is(published.length, before + 2);
+  t.like(endpoint(WEB_V2, '10.244.2.6').workload, { canonicalName: 'legacy', canonicalRevision: 'v2', clusterId: 'east' });
   // It goes away: plain again.
   b.applyAddresses(batch<AddressInfo>(ADDRESS_TYPE_URL, [], ['Kubernetes//Pod/default/legacy']));
-  t.is(published.length, before + 2);
+  t.is(published.length, before + 3);
   t.deepEqual(endpoint(WEB_V2, '10.244.2.6').transport, { kind: 'plain' });
+  t.is(endpoint(WEB_V2, '10.244.2.6').workload, undefined);
   // Services are accepted and change nothing.
   b.applyAddresses(A({ type: 'service', service: { namespace: 'default', hostname: 'web.default.svc.cluster.local' } }));
-  t.is(published.length, before + 2);
+  t.is(published.length, before + 3);
 });
 
 test('what did not change is the same object in the next snapshot (the data path compares by identity)', (t) => {

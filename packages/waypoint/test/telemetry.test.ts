@@ -11,17 +11,30 @@ import { AccessLog, type RequestLogRecord } from '../src/telemetry/access-log.js
 import { HTTP_LABEL_NAMES, HttpMetrics, namespaceOf, parseBaggage, serviceParts, type HttpLabels } from '../src/telemetry/metrics.js';
 import { endpoint } from './helpers/fixtures.js';
 
-test('destination labels: workload and namespace from Endpoint.workload, principal from the HBONE identity', (t) => {
-  const ep = { ...endpoint(8080, { kind: 'hbone', identity: 'spiffe://cluster.local/ns/shop/sa/reviews', hbonePort: 15008 }), workload: { name: 'reviews-v2', namespace: 'shop', serviceAccount: 'reviews' } };
+const REVIEWS_V2 = { name: 'reviews-v2', namespace: 'shop', serviceAccount: 'reviews', canonicalName: 'reviews', canonicalRevision: 'v2', clusterId: 'Kubernetes' };
+
+test('destination labels: workload, namespace, app (canonical name), version (canonical revision) and cluster from Endpoint.workload, principal from the HBONE identity', (t) => {
+  const ep = { ...endpoint(8080, { kind: 'hbone', identity: 'spiffe://cluster.local/ns/shop/sa/reviews', hbonePort: 15008 }), workload: REVIEWS_V2 };
   t.deepEqual(destinationLabels(ep), {
     destination_workload: 'reviews-v2',
     destination_workload_namespace: 'shop',
     destination_principal: 'spiffe://cluster.local/ns/shop/sa/reviews',
-    // Canonical name, revision and cluster id are not in the snapshot (see destinationLabels).
-    destination_app: 'unknown',
-    destination_version: 'unknown',
-    destination_cluster: 'unknown',
+    destination_app: 'reviews',
+    destination_version: 'v2',
+    destination_cluster: 'Kubernetes',
   });
+  // A plain (out of mesh) endpoint whose workload is known still has its names, but no principal.
+  t.like(destinationLabels({ ...endpoint(80, { kind: 'plain' }), workload: { ...REVIEWS_V2, clusterId: 'east' } }), {
+    destination_principal: 'unknown',
+    destination_app: 'reviews',
+    destination_version: 'v2',
+    destination_cluster: 'east',
+  });
+});
+
+test('destination labels: canonical name, revision and cluster id left unset by the control plane are unknown', (t) => {
+  const ep = { ...endpoint(8080, { kind: 'hbone', identity: 'spiffe://cluster.local/ns/shop/sa/reviews', hbonePort: 15008 }), workload: { ...REVIEWS_V2, canonicalName: '', canonicalRevision: '', clusterId: '' } };
+  t.like(destinationLabels(ep), { destination_workload: 'reviews-v2', destination_app: 'unknown', destination_version: 'unknown', destination_cluster: 'unknown' });
 });
 
 test('destination labels: without a known workload the namespace comes from the identity; a plain endpoint has neither', (t) => {
@@ -29,7 +42,14 @@ test('destination labels: without a known workload the namespace comes from the 
   t.like(destinationLabels(hbone), { destination_workload: 'unknown', destination_workload_namespace: 'payments', destination_principal: 'spiffe://cluster.local/ns/payments/sa/api' });
   const plain = { ...endpoint(80, { kind: 'plain' }), workload: undefined };
   t.like(destinationLabels(plain), { destination_workload: 'unknown', destination_workload_namespace: 'unknown', destination_principal: 'unknown' });
-  t.like(destinationLabels(undefined), { destination_workload: 'unknown', destination_principal: 'unknown' });
+  t.deepEqual(destinationLabels(undefined), {
+    destination_workload: 'unknown',
+    destination_workload_namespace: 'unknown',
+    destination_principal: 'unknown',
+    destination_app: 'unknown',
+    destination_version: 'unknown',
+    destination_cluster: 'unknown',
+  });
 });
 
 test('source labels from ztunnel baggage; service name and namespace from the host', (t) => {

@@ -13,6 +13,8 @@
  *
  * Outbound connections are reported by the source (`reporter="source"`), inbound by the destination. Label
  * values are workload names, namespaces, identities and services: bounded by the mesh, never by traffic.
+ * `destination_service*` is the connection record's service: the VIP dialled (outbound), or on the inbound
+ * side the service the client named or the one targeting the port (`proxy/inbound-service.ts`).
  */
 import { Counter, type Registry } from 'prom-client';
 import type { Identity } from '@ambit/mesh-core/identity';

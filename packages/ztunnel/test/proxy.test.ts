@@ -205,6 +205,35 @@ test('a VIP on the same node goes through HBONE over a loopback pair, with the r
   t.like(m.a.stats(), { hboneClient: { connections: 1 } });
 });
 
+test('the inbound side counts a tunnel under the service the client dialled (forwarded host=), else the one targeting the port', async (t) => {
+  const m = await mesh(t);
+  // web-b is behind a second service on the same port, whose key sorts first: the port alone would name it.
+  m.store.apply({
+    addresses: {
+      upserts: [
+        workloadResource('web-b', { ips: [IP.webB], node: 'b', sa: 'web', services: { [serviceKey('remote')]: [[m.remotePort, m.webB.port]], [serviceKey('alias')]: [[m.remotePort, m.webB.port]] } }),
+        serviceResource('alias', ['127.0.0.103'], 'default', { ports: [{ service_port: m.remotePort, target_port: 0 }] }),
+      ],
+      removals: [],
+    },
+  });
+  const r = await exchange(IP.client, IP.remoteVip, m.remotePort, 'named');
+  t.is(r.text, `${IP.client}\nnamed`);
+  const named = await access(m.logsB, { direction: 'inbound', 'src.addr': `${IP.client}:${r.localPort}` });
+  t.is(named['dst.service'], 'remote.default.svc.cluster.local');
+  // A tunnel straight to the pod, without host=: the service whose (named) target port it came in on.
+  const client = new HboneClient({ certificates: m.certificates });
+  t.teardown(() => client.destroy());
+  const s = await client.connect({ source: workload('client', { sa: 'client' }).identity, destination: `${IP.webB}:${m.hbonePort}`, expectedIdentities: [workload('web', { sa: 'web' }).identity], authority: `${IP.webB}:${m.webB.port}` });
+  s.end('direct');
+  for await (const _ of s) void _;
+  const direct = await waitFor(() => m.logsB.find((l) => l['component'] === 'access' && l['direction'] === 'inbound' && String(l['src.addr']).startsWith('127.0.0.1:')), 'the direct tunnel\'s access line');
+  t.is(direct['dst.service'], 'alias.default.svc.cluster.local');
+  const metrics = await m.registryB.metrics();
+  t.regex(metrics, /istio_tcp_connections_opened_total\{reporter="destination",[^}]*destination_service="remote.default.svc.cluster.local",destination_service_name="remote",destination_service_namespace="default",[^}]*\} 1/);
+  t.regex(metrics, /istio_tcp_connections_opened_total\{reporter="destination",[^}]*destination_service="alias.default.svc.cluster.local",destination_service_name="alias",destination_service_namespace="default",[^}]*\} 1/);
+});
+
 test('an unknown source is reset; a service without endpoints is refused and counted', async (t) => {
   const m = await mesh(t);
   await reset(t, IP.stranger, IP.remoteVip, m.remotePort);
@@ -361,11 +390,22 @@ test('plaintext inbound: denied without an identity under a STRICT-style policy,
   const plain = m.b.servers.inboundPlain;
   const port = await listen(t, plain, IP.webB);
   const strict = policy('strict', { ns: 'istio-system', scope: 'GLOBAL', action: 'DENY', rules: [[[{ not_principals: [{ presence: {}, match_type: 'presence' }] }]]] });
-  m.store.apply({ authorizations: { upserts: [strict], removals: [] } });
+  m.store.apply({
+    addresses: {
+      upserts: [
+        workloadResource('web-b', { ips: [IP.webB], node: 'b', sa: 'web', services: { [serviceKey('remote')]: [[m.remotePort, m.webB.port]], [serviceKey('plain')]: [[81, port]] } }),
+        serviceResource('plain', ['127.0.0.104'], 'default', { ports: [{ service_port: 81, target_port: port }] }),
+      ],
+      removals: [],
+    },
+    authorizations: { upserts: [strict], removals: [] },
+  });
   await reset(t, IP.client, IP.webB, port);
   const line = await access(m.logsB, { direction: 'inbound' });
   t.like(line, { response_flags: 'DENY', error: 'denied by policy istio-system/strict', 'src.workload': 'client', 'dst.workload': 'web-b', level: 40 });
   t.is(line['src.identity'], undefined);
+  // No HBONE headers to name a service: the one targeting the port the connection came in on.
+  t.is(line['dst.service'], 'plain.default.svc.cluster.local');
   t.regex(await m.registryB.metrics(), /istio_tcp_connections_closed_total\{[^}]*response_flags="DENY",connection_security_policy="none"\} 1/);
   // Node a's plaintext listener at web-b's address: not a workload of node a.
   const other = await listen(t, m.a.servers.inboundPlain, IP.webB);

@@ -9,7 +9,8 @@
  * Answers, by the first keyword segment of the path (a route's prefix may come before it):
  *   …/delay/<ms>             waits, then 200
  *   …/status/<code>          that status
- *   …/fail-first/<n>/<key>   503 for the first n requests naming <key>, 200 after (retries)
+ *   …/fail-first/<n>/<key>[/<status>]
+ *                            503 (or <status>) for the first n requests naming <key>, 200 after (retries)
  *   anything else            200
  * When `control-file` exists and holds a status code, every request gets that status instead (a test
  * turns an endpoint sick and well again without reaching it through the mesh). Bodies are JSON:
@@ -64,9 +65,11 @@ const server = http.createServer((req, res) => {
       return answer(req, res, arg);
     case 'fail-first': {
       const key = parts[at + 2] ?? '';
+      const given = Number(parts[at + 3]);
+      const failStatus = Number.isInteger(given) && given >= 200 && given < 600 ? given : 503;
       const seen = (failures.get(key) ?? 0) + 1;
       failures.set(key, seen);
-      return answer(req, res, seen <= arg ? 503 : 200);
+      return answer(req, res, seen <= arg ? failStatus : 200);
     }
     default:
       answer(req, res, 200);

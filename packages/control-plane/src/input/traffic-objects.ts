@@ -108,8 +108,13 @@ export interface VsRetries {
   readonly attempts: number;
   readonly perTryTimeoutMs?: number;
   readonly backoffMs?: number;
-  /** The conditions a waypoint implements (others are reported and dropped by the decoder). */
-  readonly retryOn: readonly ('5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx')[];
+  /**
+   * The conditions a waypoint implements (others are reported and dropped by the decoder), in the order
+   * written; `retriable-status-codes` is added when `retryOn` names a status code, as Istio does.
+   */
+  readonly retryOn: readonly ('5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx' | 'retriable-status-codes')[];
+  /** The status codes `retryOn` names (Envoy `retriable_status_codes`), each once, in the order written. */
+  readonly retriableStatusCodes: readonly number[];
 }
 
 export interface VsFault {

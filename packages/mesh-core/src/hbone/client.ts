@@ -45,6 +45,8 @@ export interface OutboundTunnelRequest {
   sourceAddress?: string;
   /** The original client's `ip:port`, sent as `forwarded: for="…"`. */
   forwardedFor?: string;
+  /** The service hostname the client addressed, sent as `forwarded: …;host=<hostname>` (see `forwardedFor()`). */
+  forwardedHost?: string;
   baggage?: string;
   traceparent?: string;
 }
@@ -223,7 +225,8 @@ function checkRequest(req: OutboundTunnelRequest): HostPort {
   if (req.sourceAddress !== undefined && isIP(req.sourceAddress) === 0) {
     throw new HboneError('HBONE_ERR_BAD_REQUEST', `sourceAddress ${JSON.stringify(req.sourceAddress)} is not an IP address`);
   }
-  for (const [name, v] of [['forwardedFor', req.forwardedFor], ['baggage', req.baggage], ['traceparent', req.traceparent]] as const) {
+  if (req.forwardedHost === '') throw new HboneError('HBONE_ERR_BAD_REQUEST', 'forwardedHost is empty');
+  for (const [name, v] of [['forwardedFor', req.forwardedFor], ['forwardedHost', req.forwardedHost], ['baggage', req.baggage], ['traceparent', req.traceparent]] as const) {
     if (v !== undefined && (!isValidHeaderValue(v) || (name === 'forwardedFor' && v.includes('"')))) {
       throw new HboneError('HBONE_ERR_BAD_REQUEST', `${name} ${JSON.stringify(v)} is not a valid header value`);
     }

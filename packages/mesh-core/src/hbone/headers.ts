@@ -47,30 +47,76 @@ export function formatAuthority(hp: HostPort): string {
   return isIPv6(hp.host) ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
-/** The `forwarded` header value for a source address: `for="ip:port"` (RFC 7239 quotes addresses with a port). */
-export function forwardedFor(source: string): string {
-  return `for="${source}"`;
+/** RFC 9110 `token`: a `forwarded` parameter value that needs no quotes (a DNS name is one). */
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The `forwarded` header value (RFC 7239) ztunnel sends: `for="ip:port"` for a source address (quoted: it
+ * holds a port), then `;host=<hostname>` when the client addressed a service (ztunnel's `build_forwarded`),
+ * so that the destination can tell which service a tunnel to a pod was for. Either may be absent ('' when
+ * both are). A host that is not a token is sent quoted.
+ */
+export function forwardedFor(source: string | undefined, host?: string): string {
+  const forPart = source === undefined ? undefined : `for="${source}"`;
+  if (host === undefined) return forPart ?? '';
+  const hostPart = `host=${TOKEN_RE.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`}`;
+  return forPart === undefined ? hostPart : `${forPart};${hostPart}`;
 }
 
 /**
- * The `for=` node of a `forwarded` header, without quotes (the original client's `ip:port`), or undefined
- * when the header has none. Only the first element counts: HBONE has exactly one hop.
+ * One parameter of the first element of a `forwarded` header (HBONE has exactly one hop), unquoted and
+ * unescaped, or undefined when absent. Quoted strings may hold `;` and `,`.
  */
-export function parseForwardedFor(value: string | undefined): string | undefined {
+function forwardedParameter(value: string | undefined, name: string): string | undefined {
   if (!value) return undefined;
-  const first = value.split(',', 1)[0]!;
-  for (const pair of first.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
-    const raw = pair.slice(eq + 1).trim();
-    return raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? raw.slice(1, -1) : raw;
+  const n = value.length;
+  let i = 0;
+  while (i < n) {
+    let start = i;
+    while (i < n && value[i] !== '=' && value[i] !== ';' && value[i] !== ',') i++;
+    const key = value.slice(start, i).trim().toLowerCase();
+    let found: string | undefined;
+    if (value[i] === '=') {
+      i++;
+      while (value[i] === ' ' || value[i] === '\t') i++;
+      if (value[i] === '"') {
+        let out = '';
+        for (i++; i < n && value[i] !== '"'; i++) {
+          if (value[i] === '\\' && i + 1 < n) i++;
+          out += value[i]!;
+        }
+        found = out;
+        while (i < n && value[i] !== ';' && value[i] !== ',') i++;
+      } else {
+        start = i;
+        while (i < n && value[i] !== ';' && value[i] !== ',') i++;
+        found = value.slice(start, i).trim();
+      }
+    }
+    if (found !== undefined && key === name) return found;
+    if (i >= n || value[i] === ',') return undefined;
+    i++;
   }
   return undefined;
+}
+
+/** The `for=` node of a `forwarded` header (the original client's `ip:port`), or undefined when it has none. */
+export function parseForwardedFor(value: string | undefined): string | undefined {
+  return forwardedParameter(value, 'for');
+}
+
+/**
+ * The `host=` of a `forwarded` header: the service hostname the client addressed (ztunnel sends it when a
+ * service is known), or undefined. Unverified: a receiver must check it names something it expects.
+ */
+export function parseForwardedHost(value: string | undefined): string | undefined {
+  return forwardedParameter(value, 'host');
 }
 
 export interface ConnectHeaderFields {
   authority: string;
   forwardedFor?: string;
+  forwardedHost?: string;
   baggage?: string;
   traceparent?: string;
 }
@@ -78,7 +124,7 @@ export interface ConnectHeaderFields {
 /** The request headers of an HBONE CONNECT. No `:scheme` or `:path`: plain CONNECT (RFC 9113 8.5). */
 export function connectHeaders(f: ConnectHeaderFields): OutgoingHttpHeaders {
   const h: OutgoingHttpHeaders = { ':method': 'CONNECT', ':authority': f.authority };
-  if (f.forwardedFor !== undefined) h['forwarded'] = forwardedFor(f.forwardedFor);
+  if (f.forwardedFor !== undefined || f.forwardedHost !== undefined) h['forwarded'] = forwardedFor(f.forwardedFor, f.forwardedHost);
   if (f.baggage !== undefined) h['baggage'] = f.baggage;
   if (f.traceparent !== undefined) h['traceparent'] = f.traceparent;
   return h;

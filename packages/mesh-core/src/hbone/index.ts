@@ -13,7 +13,7 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
 } from './settings.js';
 export type { Http2Tuning, KeepaliveOptions } from './settings.js';
-export { parseAuthority, formatAuthority, forwardedFor, parseForwardedFor } from './headers.js';
+export { parseAuthority, formatAuthority, forwardedFor, parseForwardedFor, parseForwardedHost } from './headers.js';
 export type { HostPort } from './headers.js';
 export { connectTcp } from './upstream.js';
 export { systemTimers } from './timers.js';

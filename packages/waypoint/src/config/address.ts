@@ -18,6 +18,10 @@ export interface WorkloadInfo {
   readonly name: string;
   readonly namespace: string;
   readonly serviceAccount: string;
+  /** `canonical_name`, `canonical_revision` and `cluster_id` as sent ('' when unset), for telemetry. */
+  readonly canonicalName: string;
+  readonly canonicalRevision: string;
+  readonly clusterId: string;
   /** `spiffe://<td>/ns/<ns>/sa/<sa>`. */
   readonly identity: string;
   readonly hbone: boolean;
@@ -70,7 +74,18 @@ export function compileAddress(address: Address, resourceName = ''): AddressInfo
     });
     return Object.freeze({
       kind: 'workload',
-      workload: Object.freeze({ uid, name, namespace, serviceAccount, identity, hbone: tunnel === 'HBONE', addresses: Object.freeze(addresses) }),
+      workload: Object.freeze({
+        uid,
+        name,
+        namespace,
+        serviceAccount,
+        canonicalName: w.canonical_name ?? '',
+        canonicalRevision: w.canonical_revision ?? '',
+        clusterId: w.cluster_id ?? '',
+        identity,
+        hbone: tunnel === 'HBONE',
+        addresses: Object.freeze(addresses),
+      }),
     });
   });
 }

@@ -2,7 +2,7 @@
  * What a route does: forward (`RouteAction`), redirect (`RedirectAction`) or answer itself
  * (`DirectResponseAction`), and its per-route fault (`HTTPFault` in `typed_per_filter_config`).
  */
-import type { DirectResponseAction, FaultPolicy, ForwardAction, HashPolicy, MirrorPolicy, RedirectAction, RetryPolicy, WeightedCluster } from './types.js';
+import type { DirectResponseAction, FaultPolicy, ForwardAction, HashPolicy, MirrorPolicy, RedirectAction, RetryCondition, RetryPolicy, WeightedCluster } from './types.js';
 import type * as envoy from './envoy-types.js';
 import { invalid, join } from './errors.js';
 import { compileHeaderMutations } from './header-mutation.js';
@@ -21,26 +21,32 @@ export const MAX_DIRECT_RESPONSE_BODY_BYTES = 4096;
 export const FAULT_FILTER = 'envoy.filters.http.fault';
 const FAULT_TYPE = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
 
-const RETRY_ON = ['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx'] as const;
-type RetryOn = (typeof RETRY_ON)[number];
+const RETRY_ON: readonly RetryCondition[] = ['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx', 'retriable-status-codes'];
 
 function compileRetry(r: envoy.RetryPolicy, at: string): RetryPolicy {
   refuseFields(r, ['retry_host_predicate', 'retry_priority', 'per_try_idle_timeout'], at);
-  if (list(r.retriable_status_codes).length > 0) invalid(join(at, 'retriable_status_codes'), 'is not supported (retry_on lists what is retried)');
-  const on = new Set<RetryOn>();
+  const on = new Set<RetryCondition>();
   for (const token of (r.retry_on ?? '').split(',')) {
     const t = token.trim();
     if (t === '') continue;
     if (!(RETRY_ON as readonly string[]).includes(t)) invalid(join(at, 'retry_on'), `unsupported condition ${JSON.stringify(t)} (supported: ${RETRY_ON.join(', ')})`);
-    on.add(t as RetryOn);
+    on.add(t as RetryCondition);
   }
-  if (on.size === 0) invalid(join(at, 'retry_on'), 'names no condition');
+  // No condition at all is valid, as in Envoy: nothing is retried, and the per-try timeout still bounds the
+  // one attempt. A control plane produces it from a policy whose conditions are all ones it cannot express.
+  // Kept even without `retriable-status-codes` in retry_on (Envoy accepts that; the list is then inert).
+  const statusCodes = new Set<number>();
+  for (const [i, code] of list(r.retriable_status_codes).entries()) {
+    if (!Number.isInteger(code) || code < 100 || code > 599) invalid(join(at, `retriable_status_codes[${i}]`), `${code} is not an HTTP status 100-599`);
+    statusCodes.add(code);
+  }
   const baseMs = optionalDurationMs(r.retry_back_off?.base_interval, join(at, 'retry_back_off.base_interval'), DEFAULT_RETRY_BACKOFF_BASE_MS);
   if (baseMs <= 0) invalid(join(at, 'retry_back_off.base_interval'), 'must be greater than 0');
   const maxMs = optionalDurationMs(r.retry_back_off?.max_interval, join(at, 'retry_back_off.max_interval'), baseMs * 10);
   if (maxMs < baseMs) invalid(join(at, 'retry_back_off.max_interval'), `${maxMs} ms is below base_interval ${baseMs} ms`);
   return Object.freeze({
     on: Object.freeze(on),
+    statusCodes: Object.freeze(statusCodes),
     numRetries: uint32(r.num_retries, DEFAULT_NUM_RETRIES),
     perTryTimeoutMs: optionalDurationMs(r.per_try_timeout, join(at, 'per_try_timeout'), 0),
     backoffBaseMs: baseMs,

@@ -428,7 +428,10 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
   #endpoint(e: Omit<Endpoint, 'transport' | 'workload'>): Endpoint {
     const w = this.#workloadsByIp.get(e.ip);
     const transport: Endpoint['transport'] = w?.hbone === true ? Object.freeze({ kind: 'hbone', identity: w.identity, hbonePort: HBONE_PORT }) : PLAIN;
-    const workload = w === undefined ? undefined : Object.freeze({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount });
+    const workload: Endpoint['workload'] =
+      w === undefined
+        ? undefined
+        : Object.freeze({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, canonicalName: w.canonicalName, canonicalRevision: w.canonicalRevision, clusterId: w.clusterId });
     return Object.freeze({ ...e, transport, workload });
   }
 

@@ -113,9 +113,17 @@ export interface WeightedCluster {
   readonly responseHeaders: HeaderMutation;
 }
 
+/** An Envoy `retry_on` condition the waypoint implements (see `route/retry-on.ts` for what each covers). */
+export type RetryCondition = '5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx' | 'retriable-status-codes';
+
 export interface RetryPolicy {
-  /** Which failures are retried: `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx` (409). */
-  readonly on: ReadonlySet<'5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx'>;
+  /** Which failures are retried. */
+  readonly on: ReadonlySet<RetryCondition>;
+  /**
+   * Envoy `retriable_status_codes` (100-599): the statuses `retriable-status-codes` retries. Inert when `on`
+   * lacks that condition, as in Envoy.
+   */
+  readonly statusCodes: ReadonlySet<number>;
   /** Retries after the first attempt. */
   readonly numRetries: number;
   /** 0 = none (the route timeout bounds all attempts together). */
@@ -318,6 +326,19 @@ export interface OutlierDetection {
   readonly maxEjectionPercent: number;
 }
 
+/** What telemetry says about the workload behind an endpoint (istio.workload.Workload fields, '' when unset). */
+export interface EndpointWorkload {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** `canonical_name` (the `service.istio.io/canonical-name` or `app` label): `destination_app`. */
+  readonly canonicalName: string;
+  /** `canonical_revision` (the `service.istio.io/canonical-revision` or `version` label): `destination_version`. */
+  readonly canonicalRevision: string;
+  /** `cluster_id` (istiod's `CLUSTER_ID`, `Kubernetes` by default): `destination_cluster`. */
+  readonly clusterId: string;
+}
+
 export interface Endpoint {
   readonly ip: string;
   readonly port: number;
@@ -329,8 +350,8 @@ export interface Endpoint {
    * expecting `identity`) or `plain` (not in the mesh). Taken from the Address resources.
    */
   readonly transport: { readonly kind: 'hbone'; readonly identity: string; readonly hbonePort: number } | { readonly kind: 'plain' };
-  /** For telemetry: `destination_workload`, `destination_workload_namespace`, … */
-  readonly workload: { readonly name: string; readonly namespace: string; readonly serviceAccount: string } | undefined;
+  /** For telemetry (`destination_workload`, `destination_app`, …), from the workload's Address; undefined when none is held. */
+  readonly workload: EndpointWorkload | undefined;
 }
 
 export interface Cluster {

@@ -1,21 +1,10 @@
 /**
- * The response side of a downstream request, the same for HTTP/1.1 (`ServerResponse`) and HTTP/2
- * (the compatibility `Http2ServerResponse`), and local replies (answers the waypoint makes itself).
+ * Local replies (answers the waypoint makes itself) on a downstream response, HTTP/1.1 or HTTP/2.
  */
-import type { OutgoingHttpHeaders } from 'node:http';
-import type { Duplex, Writable } from 'node:stream';
 import { UpstreamError } from '../upstream/errors.js';
-import { resetStream } from '../upstream/reset.js';
 import type { HeaderMap } from '../route/headers.js';
+import type { DownstreamResponse } from './message.js';
 import type { RequestRecord } from './record.js';
-
-export interface DownstreamResponse extends Writable {
-  writeHead(status: number, headers?: OutgoingHttpHeaders): this;
-  setHeader(name: string, value: string | readonly string[]): unknown;
-  statusCode: number;
-  addTrailers(headers: OutgoingHttpHeaders): void;
-  readonly headersSent: boolean;
-}
 
 /** Answers with a body of our own (errors, denials, direct responses, redirects). */
 export function localReply(
@@ -42,12 +31,7 @@ export function localReply(
   res.end(payload);
 }
 
-/**
- * Breaks off a response the client has started to receive: RST_STREAM(INTERNAL_ERROR) on HTTP/2, a reset
- * tunnel on HTTP/1.1, never anything a client could read as a complete response (see `upstream/reset.ts`).
- */
+/** Breaks off a response the client has started to receive (see `DownstreamResponse.reset`). */
 export function resetDownstream(res: DownstreamResponse, reason: Error): void {
-  const stream = (res as { readonly stream?: Duplex }).stream ?? (res as { readonly socket?: Duplex | null }).socket ?? undefined;
-  if (stream !== undefined && stream !== null) resetStream(stream, reason);
-  else res.destroy();
+  res.reset(reason);
 }

@@ -6,14 +6,14 @@
  * - a binding with only a TCP chain: relayed at once (server-first protocols work); its L4 policy is
  *   checked already when the tunnel is requested, so a denied client gets a 401 CONNECT response;
  * - otherwise the first bytes are sniffed: the HTTP/2 preface goes to an HTTP/2 server (prior knowledge),
- *   an HTTP/1.x request line to an HTTP/1.1 server (which also performs `Upgrade: h2c`, see `h2c.ts`), and
- *   anything else to the TCP chain, or is closed when there is none.
+ *   an HTTP/1.x request line to an HTTP/1.1 connection of our own (`http1/server-connection.ts`, which
+ *   hands `Upgrade: h2c` back here, see `h2c.ts`), and anything else to the TCP chain, or is closed when
+ *   there is none.
  *
- * The HTTP servers are Node's, fed each tunnel stream with `emit('connection')`; they never listen. One
- * pair serves every tunnel; the tunnel a request came on is found from its socket (HTTP/1.1) or session
- * (HTTP/2), recorded when the stream was handed over.
+ * The HTTP/2 server is Node's, fed each tunnel stream with `emit('connection')`; it never listens. One
+ * serves every tunnel; the tunnel a request came on is found from its session, recorded when the stream
+ * was handed over.
  */
-import { createServer as createH1Server, type IncomingMessage, type Server as H1Server, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -24,11 +24,13 @@ import type { ConnectionAttributes } from '../config/types.js';
 import { addressKey, canonicalIp } from '../policy/cidr.js';
 import { orUnknown, parseBaggage } from '../telemetry/metrics.js';
 import type { ProxyContext, TunnelContext } from './context.js';
+import { Http1ServerConnection, type Http1Request, type Http1Response, type Http1ServerHandlers } from '../http1/server-connection.js';
+import type { Http1Error } from '../http1/errors.js';
+import { H2Response, h2Request } from './h2-messages.js';
 import { checkH2cUpgrade, prefaceAndSettingsLength, readExactly, synthesizeUpgrade, upgradeFields } from './h2c.js';
 import { handleRequest } from './http-handler.js';
 import { sniff } from './sniff.js';
 import { tcpProxy } from './tcp-proxy.js';
-import { decodeStrings } from '../upstream/connector.js';
 
 export interface DownstreamOptions {
   readonly identity: Identity;
@@ -37,28 +39,26 @@ export interface DownstreamOptions {
 }
 
 /** HTTP/2 settings of the inner (in-tunnel) server: windows as HBONE's, so a tunnel is never the bottleneck. */
+const SWITCHING_TO_H2C = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n', 'latin1');
+
 const INNER_H2_SETTINGS = { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: 1000 };
 
 export class Downstream {
   readonly hbone: HboneServer;
   readonly #ctx: ProxyContext;
-  readonly #h1: H1Server;
   readonly #h2: Http2Server;
-  /** Tunnel context by tunnel stream (HTTP/1.1 requests' `req.socket`) and by inner HTTP/2 session. */
+  /** Tunnel context by inner HTTP/2 session. */
   readonly #tunnels = new WeakMap<object, TunnelContext>();
   /** The context of the stream being handed to the HTTP/2 server (its 'session' event is synchronous). */
   #handing: TunnelContext | undefined;
   readonly #sessions = new Set<ServerHttp2Session>();
   readonly #streams = new Set<Duplex>();
-  /** HTTP/1.1 responses in progress, so that a drain can make each the last on its connection. */
-  readonly #h1Responses = new Set<ServerResponse>();
+  /** HTTP/1.1 connections, so that a drain can end each after its response in progress. */
+  readonly #h1Connections = new Set<Http1ServerConnection>();
   #closing = false;
 
   constructor(ctx: ProxyContext, o: DownstreamOptions) {
     this.#ctx = ctx;
-    this.#h1 = createH1Server({ keepAlive: true, requestTimeout: 0 }, this.#onH1Request);
-    this.#h1.on('upgrade', this.#onUpgrade);
-    this.#h1.on('clientError', this.#onClientError);
     this.#h2 = createH2Server({ settings: INNER_H2_SETTINGS }, this.#onH2Request);
     this.#h2.on('session', this.#onSession);
     this.hbone = new HboneServer({
@@ -89,8 +89,7 @@ export class Downstream {
     this.#closing = true;
     const closed = this.hbone.close();
     for (const s of this.#sessions) s.close();
-    this.#h1.closeIdleConnections();
-    for (const res of this.#h1Responses) lastOnConnection(res);
+    for (const c of this.#h1Connections) c.close();
     await closed;
   }
 
@@ -159,13 +158,15 @@ export class Downstream {
         stream.unshift(head);
         this.#serveH2(stream, tunnel);
         return;
-      case 'http1':
+      case 'http1': {
         stream.unshift(head);
-        this.#tunnels.set(stream, tunnel);
-        decodeStrings(stream);
-        this.#h1.emit('connection', stream);
+        const conn = new Http1ServerConnection(stream, this.#h1Handlers(tunnel));
+        this.#h1Connections.add(conn);
+        stream.once('close', () => this.#h1Connections.delete(conn));
+        if (this.#closing) conn.close();
         stream.resume();
         return;
+      }
       case 'other':
       case 'empty': {
         const tcp = findBinding(this.#ctx.snapshot().bindings, tunnel.bindingKey, tunnel.connection.destinationIp)?.tcp;
@@ -203,17 +204,18 @@ export class Downstream {
     if (this.#closing) session.close();
   };
 
-  readonly #onH1Request = (req: IncomingMessage, res: ServerResponse): void => {
-    const tunnel = this.#tunnels.get(req.socket);
-    if (tunnel === undefined) {
-      res.destroy();
-      return;
-    }
-    if (this.#closing) res.shouldKeepAlive = false;
-    this.#h1Responses.add(res);
-    res.once('close', () => this.#h1Responses.delete(res));
-    void handleRequest(this.#ctx, tunnel, req, res);
-  };
+  /** The callbacks of one tunnel's HTTP/1.1 connection. */
+  #h1Handlers(tunnel: TunnelContext): Http1ServerHandlers {
+    return {
+      onRequest: (req: Http1Request, res: Http1Response): void => {
+        void handleRequest(this.#ctx, tunnel, req, res);
+      },
+      onUpgrade: (req: Http1Request, stream: Duplex, rest: Buffer): void => this.#onUpgrade(req, stream, rest, tunnel),
+      onProtocolError: (err: Http1Error): void => {
+        this.#ctx.logger.debug({ err, code: err.code, 'src.addr': tunnel.sourceAddress }, 'malformed HTTP/1.1 request');
+      },
+    };
+  }
 
   readonly #onH2Request = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const tunnel = this.#tunnels.get(req.stream.session as object);
@@ -221,32 +223,30 @@ export class Downstream {
       res.stream.close();
       return;
     }
-    void handleRequest(this.#ctx, tunnel, req, res);
+    void handleRequest(this.#ctx, tunnel, h2Request(req), new H2Response(res));
   };
 
   /** HTTP/1.1 `Upgrade`: h2c becomes an HTTP/2 connection answering the request on stream 1; others are refused. */
-  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, bodyHead: Buffer): void => {
-    const tunnel = this.#tunnels.get(socket);
-    if (tunnel === undefined) {
-      socket.destroy();
-      return;
-    }
+  #onUpgrade(req: Http1Request, socket: Duplex, bodyHead: Buffer, tunnel: TunnelContext): void {
     const check = checkH2cUpgrade(req);
     if ('status' in check) {
       const body = `${check.reason}\n`;
-      socket.end(`HTTP/1.1 ${check.status} ${check.status === 403 ? 'Forbidden' : check.status === 413 ? 'Payload Too Large' : 'Bad Request'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      // Buffers only on tunnel streams (see test/helpers/decode-strings.ts for what Node 20 does with strings there).
+      socket.end(Buffer.from(`HTTP/1.1 ${check.status} ${check.status === 403 ? 'Forbidden' : check.status === 413 ? 'Payload Too Large' : 'Bad Request'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`));
+      // Read and drop whatever else the client sends until it closes its side.
+      socket.resume();
       return;
     }
     void this.#upgrade(req, socket, bodyHead, tunnel, check.settings, check.bodyLength);
-  };
+  }
 
-  async #upgrade(req: IncomingMessage, socket: Duplex, bodyHead: Buffer, tunnel: TunnelContext, settings: Buffer, bodyLength: number): Promise<void> {
+  async #upgrade(req: Http1Request, socket: Duplex, bodyHead: Buffer, tunnel: TunnelContext, settings: Buffer, bodyLength: number): Promise<void> {
     // The body, then (after the 101) the client's preface and SETTINGS must come within the sniff
     // timeout; a client that stops half-way would otherwise hold the tunnel open for nothing.
     const deadline = this.#ctx.clock.setTimeout(() => socket.destroy(), this.#ctx.limits.sniffTimeoutMs, { keepAlive: false });
     try {
       const [body, afterBody] = await readExactly(socket, bodyHead, bodyLength);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+      socket.write(SWITCHING_TO_H2C);
       const [start, rest] = await readExactly(socket, afterBody, prefaceAndSettingsLength);
       const clientSettings = start.subarray(24 + 9);
       const feed = synthesizeUpgrade(upgradeFields(req), settings, clientSettings, body);
@@ -259,28 +259,6 @@ export class Downstream {
       deadline.cancel();
     }
   }
-
-  readonly #onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
-    this.#ctx.logger.debug({ err, code: err.code }, 'malformed HTTP/1.1 request');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  };
-}
-
-/**
- * Makes an HTTP/1.1 response in progress the last on its connection: `Connection: close` if its head is
- * still to go, else the tunnel is ended once the response is (the client sees the response whole, then
- * the end of the stream).
- */
-function lastOnConnection(res: ServerResponse): void {
-  if (!res.headersSent) {
-    res.shouldKeepAlive = false;
-    return;
-  }
-  const socket = res.socket;
-  if (socket === null) return;
-  if (res.writableFinished) socket.end();
-  else res.once('finish', () => socket.end());
 }
 
 /** The client's address as `ip:port`: ztunnel's `Forwarded: for=` when present, else the HBONE peer. */

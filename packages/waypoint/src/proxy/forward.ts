@@ -13,15 +13,15 @@
  *    policy has retries left, the cluster is below `maxRetries` concurrent retries and the body is still
  *    replayable, after an exponential backoff with full jitter. Once a response head is passed to the
  *    client nothing is retried.
- * 5. The response streams back with back-pressure (`pipe`); the route timeout covers it until its end, as
+ * 5. The response streams back with back-pressure; the route timeout covers it until its end, as
  *    Envoy's does. A failure after the head resets the client's stream.
  *
  * Every attempt reports to outlier detection.
  */
-import type { Readable } from 'node:stream';
 import type { ClientHttp2Stream } from 'node:http2';
 import type { ForwardAction, Route, VirtualHost, WeightedCluster } from '../config/types.js';
 import { applyMutation, firstValue, isEmptyMutation, type HeaderMap } from '../route/headers.js';
+import { retriable } from '../route/retry-on.js';
 import { LazyAbort } from '../upstream/cancellation.js';
 import type { ClusterState } from '../upstream/cluster-state.js';
 import { UpstreamError } from '../upstream/errors.js';
@@ -30,7 +30,8 @@ import type { Host } from '../upstream/host.js';
 import type { Destination } from '../upstream/original-dst.js';
 import { recordOutcome, type AttemptOutcome } from '../upstream/outlier.js';
 import type { ProxyContext } from './context.js';
-import { localReply, resetDownstream, type DownstreamResponse } from './downstream-response.js';
+import { localReply, resetDownstream } from './downstream-response.js';
+import type { BodySource, DownstreamResponse } from './message.js';
 import type { RequestRecord } from './record.js';
 import { RequestBody } from './request-body.js';
 
@@ -47,7 +48,8 @@ export interface ForwardRequest {
   readonly hash: number | undefined;
   /** Where the tunnel was sent: the host of an ORIGINAL_DST cluster. */
   readonly destination: Destination;
-  readonly src: Readable;
+  readonly src: BodySource;
+  readonly bodyKnownEmpty: boolean;
   readonly res: DownstreamResponse;
   readonly record: RequestRecord;
 }
@@ -94,7 +96,7 @@ export async function forward(ctx: ProxyContext, f: ForwardRequest): Promise<voi
     return;
   }
   const protocol = config.protocol === 'downstream' ? f.downstreamProtocol : config.protocol;
-  const head: RequestHead = { method: f.method, path: f.path, authority: f.authority, headers };
+  const head: RequestHead = { method: f.method, path: f.path, authority: f.authority, headers, bodyKnownEmpty: f.bodyKnownEmpty };
   const body = new RequestBody(f.src, ctx.limits.retryBufferBytes);
   record.body = body;
   for (const m of action.mirrors) {
@@ -241,7 +243,7 @@ class Forwarding {
    */
   #retryDecision(outcome: AttemptOutcome, attempt: number): 'retry' | 'no' | 'limit' | 'overflow' {
     const retry = this.#f.action.retry;
-    if (retry === undefined || this.#timedOut || !this.#body.replayable || !retriable(retry.on, outcome)) return 'no';
+    if (retry === undefined || this.#timedOut || !this.#body.replayable || !retriable(retry, outcome)) return 'no';
     if (attempt >= retry.numRetries) return 'limit';
     if (this.#cluster.counters.retries >= this.#cluster.config.circuitBreaker.maxRetries) return 'overflow';
     return 'retry';
@@ -385,44 +387,61 @@ class Forwarding {
     }
     res.writeHead(r.status, headers);
     const body = r.body;
-    const finish = (): void => {
-      body.off('data', record.countSent);
-      body.unpipe(res);
-      this.#attemptDone();
-    };
-    const onEnd = (): void => {
-      if (this.#done) return;
-      const h2 = body as Partial<ClientHttp2Stream>;
-      if (typeof h2.rstCode === 'number' && h2.rstCode !== 0) {
-        finish();
-        this.#broken('UR');
-        return;
-      }
-      const trailers = r.trailers();
-      if (trailers !== undefined) {
-        const g = firstValue(trailers, 'grpc-status');
-        if (g !== undefined) record.grpcStatus = g;
-        res.addTrailers(trailers);
-      }
-      finish();
-      res.end();
-      this.#end();
-    };
     // An HTTP/2 reply whose head carried END_STREAM (gRPC's trailers-only) has ended, and its stream
     // closed, before this runs: its 'end' will not come again.
     if (body.readableEnded) {
-      onEnd();
+      this.#onBodyEnd();
       return;
     }
-    body.on('data', record.countSent);
-    body.pipe(res, { end: false });
-    body.once('end', onEnd);
-    body.once('error', () => {
-      if (this.#done) return;
-      finish();
-      this.#broken('UR');
-    });
+    body.on('data', this.#onBodyData);
+    res.on('drain', this.#onResponseDrain);
+    body.once('end', this.#onBodyEnd);
+    body.once('error', this.#onBodyError);
   }
+
+  /** The response body pump: each chunk to the client; the upstream paused while the client is behind. */
+  readonly #onBodyData = (chunk: Buffer): void => {
+    this.#f.record.bytesSent += chunk.length;
+    if (!this.#f.res.write(chunk)) this.#response?.body.pause();
+  };
+
+  readonly #onResponseDrain = (): void => {
+    this.#response?.body.resume();
+  };
+
+  #stopPump(): void {
+    const r = this.#response;
+    if (r !== undefined) r.body.off('data', this.#onBodyData);
+    this.#f.res.off('drain', this.#onResponseDrain);
+    this.#attemptDone();
+  }
+
+  readonly #onBodyEnd = (): void => {
+    if (this.#done) return;
+    const r = this.#response!;
+    const { res, record } = this.#f;
+    const h2 = r.body as Partial<ClientHttp2Stream>;
+    if (typeof h2.rstCode === 'number' && h2.rstCode !== 0) {
+      this.#stopPump();
+      this.#broken('UR');
+      return;
+    }
+    const trailers = r.trailers();
+    if (trailers !== undefined) {
+      const g = firstValue(trailers, 'grpc-status');
+      if (g !== undefined) record.grpcStatus = g;
+      res.addTrailers(trailers);
+    }
+    this.#stopPump();
+    res.end();
+    this.#end();
+  };
+
+  readonly #onBodyError = (): void => {
+    if (this.#done) return;
+    this.#stopPump();
+    this.#broken('UR');
+  };
 
   /** The upstream broke after the head was passed on: reset the client's stream. */
   #broken(flag: string): void {
@@ -445,31 +464,8 @@ function failure(err: unknown): AttemptFailure {
   return { outcome, error };
 }
 
-/** Whether the retry policy covers this outcome (Envoy's retry_on semantics). */
-export function retriable(on: ReadonlySet<string>, outcome: AttemptOutcome): boolean {
-  switch (outcome.kind) {
-    case 'status': {
-      const s = outcome.status;
-      if (on.has('5xx') && s >= 500) return true;
-      if (on.has('gateway-error') && (s === 502 || s === 503 || s === 504)) return true;
-      return on.has('retriable-4xx') && s === 409;
-    }
-    case 'connect-failure':
-      return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
-    case 'reset':
-      return on.has('reset') || on.has('5xx') || on.has('gateway-error');
-    case 'timeout':
-      // A per-try timeout: no response at all, which Envoy's `reset` covers ("disconnect/reset/read
-      // timeout"), and a 504 to `5xx` and `gateway-error`.
-      return on.has('reset') || on.has('5xx') || on.has('gateway-error');
-    case 'overflow':
-      // Envoy never retries a request its own circuit breaker refused.
-      return false;
-  }
-}
-
 /** Reads and drops a request body we will not forward (so that the connection stays usable). */
-export function drain(src: Readable): void {
+export function drain(src: BodySource): void {
   src.resume();
 }
 

@@ -17,7 +17,6 @@
  * Limits: the upgrade request's body must have a Content-Length of at most 65,535 bytes (what the server
  * may receive on stream 1 before its own SETTINGS apply); a chunked body is refused.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { H2_PREFACE } from './sniff.js';
 
@@ -30,19 +29,37 @@ const FLAG = { END_STREAM: 0x1, END_HEADERS: 0x4 } as const;
 /** Headers of the upgrade request that must not become HTTP/2 fields (connection-specific). */
 const DROP = new Set(['connection', 'upgrade', 'http2-settings', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'host']);
 
+/** The upgrade request, as parsed by the HTTP/1.1 connection. */
+export interface UpgradeRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+}
+
+/** Every value of header `name` (lower case), in order. */
+function headerValues(req: UpgradeRequest, name: string): string[] {
+  const out: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  return out;
+}
+
 /** Why an upgrade cannot be done, as an HTTP/1.1 status and reason; undefined when it can. */
-export function checkH2cUpgrade(req: IncomingMessage): { status: number; reason: string } | { settings: Buffer; bodyLength: number } {
-  const upgrade = (req.headers.upgrade ?? '').toLowerCase().split(',').map((s) => s.trim());
-  if (!upgrade.includes('h2c')) return { status: 403, reason: `upgrade to ${JSON.stringify(req.headers.upgrade ?? '')} is not supported` };
-  const values = req.headersDistinct['http2-settings'] ?? [];
+export function checkH2cUpgrade(req: UpgradeRequest): { status: number; reason: string } | { settings: Buffer; bodyLength: number } {
+  const upgradeHeader = headerValues(req, 'upgrade').join(', ');
+  const upgrade = upgradeHeader.toLowerCase().split(',').map((s) => s.trim());
+  if (!upgrade.includes('h2c')) return { status: 403, reason: `upgrade to ${JSON.stringify(upgradeHeader)} is not supported` };
+  const values = headerValues(req, 'http2-settings');
   if (values.length !== 1) return { status: 400, reason: 'an h2c upgrade needs exactly one HTTP2-Settings header' };
   const raw = values[0]!.trim();
   if (!/^[A-Za-z0-9_-]*={0,2}$/.test(raw)) return { status: 400, reason: 'HTTP2-Settings is not base64url' };
   const settings = Buffer.from(raw, 'base64url');
   if (settings.length % 6 !== 0) return { status: 400, reason: `HTTP2-Settings decodes to ${settings.length} bytes, not a multiple of 6` };
-  if (req.headers['transfer-encoding'] !== undefined) return { status: 400, reason: 'an h2c upgrade request with a chunked body is not supported; send Content-Length or use prior knowledge' };
-  const cl = req.headers['content-length'];
-  const bodyLength = cl === undefined ? 0 : Number(cl);
+  if (headerValues(req, 'transfer-encoding').length > 0) return { status: 400, reason: 'an h2c upgrade request with a chunked body is not supported; send Content-Length or use prior knowledge' };
+  const lengths = headerValues(req, 'content-length');
+  if (lengths.length > 1) return { status: 400, reason: 'an h2c upgrade request needs at most one Content-Length' };
+  const cl = lengths[0];
+  const bodyLength = cl === undefined ? 0 : /^[0-9]{1,15}$/.test(cl) ? Number(cl) : -1;
   if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) return { status: 400, reason: 'bad Content-Length' };
   if (bodyLength > MAX_UPGRADE_BODY) return { status: 413, reason: `an h2c upgrade request body may be at most ${MAX_UPGRADE_BODY} bytes` };
   return { settings, bodyLength };
@@ -88,14 +105,14 @@ export function hpackLiterals(fields: readonly (readonly [string, string])[]): B
 }
 
 /** The HTTP/2 fields of the upgrade request. */
-export function upgradeFields(req: IncomingMessage): [string, string][] {
+export function upgradeFields(req: UpgradeRequest): [string, string][] {
   const fields: [string, string][] = [
-    [':method', req.method ?? 'GET'],
+    [':method', req.method],
     [':scheme', 'http'],
-    [':authority', req.headers.host ?? ''],
-    [':path', req.url ?? '/'],
+    [':authority', headerValues(req, 'host')[0] ?? ''],
+    [':path', req.url],
   ];
-  const connectionListed = new Set((req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
+  const connectionListed = new Set(headerValues(req, 'connection').join(',').toLowerCase().split(',').map((s) => s.trim()));
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();

@@ -1,5 +1,5 @@
 /**
- * One HTTP request through the waypoint, the same for HTTP/1.1 and HTTP/2 (Node's compatibility API):
+ * One HTTP request through the waypoint, the same for HTTP/1.1 (our connections) and HTTP/2 (Node's):
  *
  *   parse + normalize the target (400 on a malformed one) → RequestAttributes → virtual host and route →
  *   JWT (401) → RBAC (403) → no route? (404 NR) → fault delay, fault abort → direct response | redirect |
@@ -9,8 +9,6 @@
  * router is the last filter), so an unknown path still needs a valid token and an allowed identity. The
  * snapshot is read once, when the request arrives; a swap during the request does not affect it.
  */
-import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 import { findBinding } from '../config/listener.js';
 import type { ForwardAction, HttpChain, RequestAttributes, RequestAuthentication, Route, VirtualHost } from '../config/types.js';
 import { addHeader, firstValue, headerMapFromRaw, applyMutation, isEmptyMutation, type HeaderMap } from '../route/headers.js';
@@ -20,21 +18,19 @@ import { parseQuery, selectRoute, selectVirtualHost } from '../route/select.js';
 import { newRequestId, propagateTrace } from '../route/trace.js';
 import { combineHash, hash52 } from '../upstream/hash.js';
 import type { ProxyContext, TunnelContext } from './context.js';
-import { localReply, type DownstreamResponse } from './downstream-response.js';
+import { localReply } from './downstream-response.js';
 import { drain, forward } from './forward.js';
+import type { DownstreamRequest, DownstreamResponse } from './message.js';
 import { RequestRecord } from './record.js';
-
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 
 export async function handleRequest(ctx: ProxyContext, tunnel: TunnelContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
   const started = ctx.clock.now();
-  const protocol = req.httpVersionMajor === 2 ? 'http2' : 'http1';
+  const protocol = req.protocol;
   const snapshot = ctx.snapshot();
   const binding = findBinding(snapshot.bindings, tunnel.bindingKey, tunnel.connection.destinationIp);
-  const rawHost = protocol === 'http2' ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host;
-  const host = (rawHost ?? tunnel.bindingKey).toLowerCase();
-  const method = req.method ?? 'GET';
-  const record = new RequestRecord(method, req.url ?? '', host, protocol, binding?.destinationService ?? 'unknown', started);
+  const host = (req.authority ?? tunnel.bindingKey).toLowerCase();
+  const method = req.method;
+  const record = new RequestRecord(method, req.url, host, protocol, binding?.destinationService ?? 'unknown', started);
   res.once('close', () => {
     record.onDownstreamClose?.();
     record.finish(ctx, tunnel, ctx.clock.now());
@@ -42,13 +38,13 @@ export async function handleRequest(ctx: ProxyContext, tunnel: TunnelContext, re
   const chain = binding?.http;
   if (chain === undefined) {
     localReply(res, record, 503, `${tunnel.bindingKey} is no longer bound to this waypoint`, 'NR', 'binding_removed');
-    drain(req);
+    drain(req.body);
     return;
   }
-  const target = parseTarget(req.url ?? '', chain.pathNormalization);
+  const target = parseTarget(req.url, chain.pathNormalization);
   if ('error' in target) {
     localReply(res, record, 400, `Bad Request: ${target.error}`, 'DPE', 'path_normalization_failed');
-    drain(req);
+    drain(req.body);
     return;
   }
   record.path = target.hasQuery ? `${target.path}?${target.query}` : target.path;
@@ -57,7 +53,7 @@ export async function handleRequest(ctx: ProxyContext, tunnel: TunnelContext, re
   } catch (err) {
     ctx.logger.error({ err, path: record.path }, 'request handling failed');
     localReply(res, record, 500, 'internal error', undefined, 'internal_error');
-    drain(req);
+    drain(req.body);
   }
 }
 
@@ -73,13 +69,14 @@ async function route(
   method: string,
   protocol: 'http1' | 'http2',
 ): Promise<void> {
+  const attributes = attributeHeaders(req.rawHeaders);
   const attrs: RequestAttributes = {
     method,
     path: target.path,
     query: target.query,
     host,
-    headers: attributeHeaders(req.rawHeaders),
-    scheme: (firstHeader(req, 'x-forwarded-proto') ?? 'http').toLowerCase(),
+    headers: attributes,
+    scheme: (attributes.get('x-forwarded-proto')?.[0] ?? 'http').toLowerCase(),
   };
   const vhost = selectVirtualHost(chain.routeTable, host);
   const matched = vhost === undefined ? undefined : selectRoute(vhost, attrs);
@@ -91,7 +88,7 @@ async function route(
       const headers = Object.create(null) as HeaderMap;
       headers['www-authenticate'] = www;
       localReply(res, record, 401, 'Jwt verification fails', undefined, `jwt_authn_access_denied{${outcome.reason}}`, headers);
-      drain(req);
+      drain(req.body);
       return;
     }
     if (outcome.kind === 'verified') auth = outcome.auth;
@@ -100,13 +97,13 @@ async function route(
     const decision = chain.rbac.evaluate(attrs, tunnel.connection, auth);
     if (!decision.allowed) {
       localReply(res, record, 403, 'RBAC: access denied', undefined, `rbac_access_denied_matched_policy[${decision.policy ?? 'none'}]`);
-      drain(req);
+      drain(req.body);
       return;
     }
   }
   if (vhost === undefined || matched === undefined) {
     localReply(res, record, 404, '', 'NR', 'route_not_found');
-    drain(req);
+    drain(req.body);
     return;
   }
   record.route = matched.name;
@@ -119,7 +116,7 @@ async function route(
     }
     if (abort !== undefined && ctx.random() * 1_000_000 < abort.ppm) {
       localReply(res, record, abort.status, 'fault filter abort', 'FI', 'fault_filter_abort');
-      drain(req);
+      drain(req.body);
       return;
     }
   }
@@ -128,19 +125,22 @@ async function route(
     case 'direct-response': {
       const headers = responseMutations(matched, vhost);
       localReply(res, record, action.status, action.body, undefined, 'direct_response', headers);
-      drain(req);
+      drain(req.body);
       return;
     }
     case 'redirect': {
       const headers = responseMutations(matched, vhost);
       headers['location'] = redirectLocation(action, matched.path, { scheme: attrs.scheme, host, path: target.path, query: target.query, hasQuery: target.hasQuery });
       localReply(res, record, action.status, '', undefined, 'redirect', headers);
-      drain(req);
+      drain(req.body);
       return;
     }
     case 'forward': {
       const headers = headerMapFromRaw(req.rawHeaders);
       for (const name of chain.jwt.stripHeaders) delete headers[name];
+      // The client was told to go on (100 Continue) when its request arrived, as Envoy does by default;
+      // the upstream must not answer it a second time.
+      if (firstValue(headers, 'expect')?.toLowerCase() === '100-continue') delete headers['expect'];
       addHeader(headers, 'x-forwarded-for', tunnel.connection.sourceIp);
       headers['x-forwarded-proto'] ??= attrs.scheme;
       const requestId = firstValue(headers, 'x-request-id') ?? newRequestId();
@@ -159,7 +159,8 @@ async function route(
         downstreamProtocol: protocol,
         hash: requestHash(action.hashPolicies, attrs, tunnel),
         destination: tunnel.connection,
-        src: req,
+        src: req.body,
+        bodyKnownEmpty: req.bodyKnownEmpty,
         res,
         record,
       });
@@ -186,11 +187,6 @@ function attributeHeaders(raw: readonly string[]): ReadonlyMap<string, readonly 
     else list.push(raw[i + 1]!);
   }
   return map;
-}
-
-function firstHeader(req: DownstreamRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return typeof v === 'string' ? v : v?.[0];
 }
 
 /** The request's hash for ring hash and Maglev, from the route's hash policies (undefined: none applied). */

@@ -126,10 +126,9 @@ export type DestinationLabels = Pick<
 /**
  * From the endpoint as the snapshot has it: the workload and its namespace from `Endpoint.workload` (the
  * namespace from the SPIFFE identity when the workload is not known), the principal from the HBONE
- * identity. `destination_app`, `destination_version` and `destination_cluster` are, in Istio (and in our
+ * identity. `destination_app`, `destination_version` and `destination_cluster` are, as in Istio (and in our
  * ztunnel), the workload's canonical name, canonical revision and cluster id (istio.workload.Workload
- * `canonical_name`, `canonical_revision`, `cluster_id`); `Endpoint.workload` does not carry them, so they
- * stay `unknown` until it does (proposed: `canonicalName`, `canonicalRevision`, `clusterId` there).
+ * `canonical_name`, `canonical_revision`, `cluster_id`); `unknown` when unset or the workload is not known.
  */
 export function destinationLabels(ep: Endpoint | undefined): DestinationLabels {
   const principal = ep?.transport.kind === 'hbone' ? ep.transport.identity : undefined;
@@ -137,8 +136,8 @@ export function destinationLabels(ep: Endpoint | undefined): DestinationLabels {
     destination_workload: orUnknown(ep?.workload?.name),
     destination_workload_namespace: ep?.workload?.namespace ?? namespaceOf(principal),
     destination_principal: orUnknown(principal),
-    destination_app: 'unknown',
-    destination_version: 'unknown',
-    destination_cluster: 'unknown',
+    destination_app: orUnknown(ep?.workload?.canonicalName),
+    destination_version: orUnknown(ep?.workload?.canonicalRevision),
+    destination_cluster: orUnknown(ep?.workload?.clusterId),
   };
 }

@@ -9,20 +9,20 @@
  *   `replayable` is false (no retry, and a mirror connected late is skipped).
  * - Per chunk: one bound listener, no allocation besides keeping the chunk.
  */
-import type { Readable, Writable } from 'node:stream';
+import type { BodySink, BodySource } from './message.js';
 
 export class RequestBody {
-  readonly #src: Readable;
+  readonly #src: BodySource;
   readonly #limit: number;
   #chunks: Buffer[] = [];
   #bytes = 0;
   #replayable = true;
   #ended = false;
-  #sink: Writable | undefined;
-  readonly #mirrors = new Set<Writable>();
+  #sink: BodySink | undefined;
+  readonly #mirrors = new Set<BodySink>();
   #started = false;
 
-  constructor(src: Readable, limit: number) {
+  constructor(src: BodySource, limit: number) {
     this.#src = src;
     this.#limit = limit;
   }
@@ -42,7 +42,7 @@ export class RequestBody {
   }
 
   /** Makes `sink` the attempt that receives the body: what was received so far, then the rest as it comes. */
-  attach(sink: Writable): void {
+  attach(sink: BodySink): void {
     this.detach();
     if (!this.#replayable) throw new Error('the request body was larger than the retry buffer and cannot be sent again');
     this.#sink = sink;
@@ -63,7 +63,7 @@ export class RequestBody {
   }
 
   /** Copies the body to a mirror (from the start when possible); false when it is too late to do so. */
-  mirror(sink: Writable): boolean {
+  mirror(sink: BodySink): boolean {
     if (!this.#replayable) return false;
     for (const c of this.#chunks) sink.write(c);
     if (this.#ended) sink.end();

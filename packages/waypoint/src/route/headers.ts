@@ -1,7 +1,7 @@
 /**
  * Header maps as the proxy forwards them: lower-case names, several values kept as an array in order.
  * Built once per request from the raw header list, mutated in place by the route's header operations, and
- * handed to the upstream request (Node's `http`/`http2` take this shape as it is).
+ * handed to the upstream request (our HTTP/1.1 encoder and Node's `http2` take this shape as it is).
  */
 import type { HeaderMutation } from '../config/types.js';
 
@@ -63,4 +63,17 @@ export function isEmptyMutation(m: HeaderMutation): boolean {
 /** Header names never passed back to the client from an upstream response (hop-by-hop, framing). */
 export function isHopByHopResponseHeader(name: string): boolean {
   return HOP_BY_HOP.has(name);
+}
+
+/** A single valid Content-Length from a header map (an array of identical values counts as one). */
+export function contentLength(headers: HeaderMap): number | undefined {
+  const v = headers['content-length'];
+  if (v === undefined) return undefined;
+  const s = typeof v === 'string' ? v : v.every((x) => x === v[0]) ? v[0] : undefined;
+  if (s === undefined || s.length === 0 || s.length > 15) return undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(s);
 }

@@ -1,19 +1,19 @@
 /**
  * One attempt of one request to one host: a connection from the host's pool, the request head sent over
- * HTTP/1.1 (Node's `http` client on our pooled stream) or HTTP/2 (a stream of a pooled session), the body
+ * HTTP/1.1 (our client connection, `http1/client-connection.ts`) or HTTP/2 (a stream of a pooled session), the body
  * written by the caller to `sink`, and the response head as a promise. The response body and trailers come
  * from `UpstreamResponse`. The cluster's request counter and the host's in-flight count cover the attempt
  * from its start until `finish()`.
  */
-import { request as h1request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Http1ClientConnection, RequestFraming } from '../http1/client-connection.js';
+import type { BodySink, BodySource } from '../proxy/message.js';
 import type { Cancellation } from './cancellation.js';
 import type { ClusterState } from './cluster-state.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
 import { resetStream } from './reset.js';
-import { addHeader, headerMapFromRaw, type HeaderMap } from '../route/headers.js';
+import { addHeader, contentLength, type HeaderMap } from '../route/headers.js';
 
 export interface RequestHead {
   readonly method: string;
@@ -21,12 +21,14 @@ export interface RequestHead {
   readonly path: string;
   readonly authority: string;
   readonly headers: HeaderMap;
+  /** The request has no body (framed upstream without one rather than chunked). */
+  readonly bodyKnownEmpty: boolean;
 }
 
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: HeaderMap;
-  readonly body: Readable;
+  readonly body: BodySource;
   /**
    * The head ended the response: no body, no trailers (an HTTP/2 HEADERS frame with END_STREAM, as in
    * gRPC's trailers-only replies). Always false for HTTP/1.1.
@@ -40,7 +42,7 @@ export interface UpstreamResponse {
 export interface Exchange {
   readonly host: Host;
   /** Write the request body here, then `end()` it. */
-  readonly sink: Writable;
+  readonly sink: BodySink;
   readonly response: Promise<UpstreamResponse>;
   /**
    * Rejects `response` with `reason` unless it has settled already (a timeout, the client gone); the
@@ -58,65 +60,31 @@ export async function startExchange(cluster: ClusterState, host: Host, protocol:
     const session = await pool.acquireH2(cancel);
     return h2Exchange(session, host, head, () => pool.streamClosed(session));
   }
-  const socket = await pool.acquireH1(cancel);
-  return h1Exchange(socket, host, head);
+  const conn = await pool.acquireH1(cancel);
+  return h1Exchange(conn, host, head);
 }
 
-/** A stand-in for an http.Agent that hands the request the connection we already hold, and keeps it alive. */
-class HeldConnection {
-  readonly keepAlive = true;
-  readonly #socket: Duplex;
-  constructor(socket: Duplex) {
-    this.#socket = socket;
-  }
-  addRequest(req: ClientRequest): void {
-    req.onSocket(this.#socket as never);
-  }
-}
-
-function h1Exchange(socket: Duplex, host: Host, head: RequestHead): Exchange {
-  const headers: HeaderMap = { ...head.headers, host: head.authority };
-  const req = h1request({
-    method: head.method,
-    path: head.path,
-    headers,
-    setHost: false,
-    agent: new HeldConnection(socket) as never,
-  });
-  let fail!: (reason: Error) => void;
-  const response = new Promise<UpstreamResponse>((resolve, reject) => {
-    fail = reject;
-    req.once('response', (res: IncomingMessage) => {
-      req.off('error', onError);
-      // After the head, a failure shows on the body stream.
-      req.on('error', (err: Error) => res.destroy(err));
-      resolve({
-        status: res.statusCode ?? 502,
-        headers: headerMapFromRaw(res.rawHeaders),
-        body: res,
-        headOnly: false,
-        trailers: () => (res.rawTrailers.length === 0 ? undefined : headerMapFromRaw(res.rawTrailers)),
-      });
-    });
-    const onError = (err: Error & { code?: string }): void => {
-      const protocolError = typeof err.code === 'string' && err.code.startsWith('HPE_');
-      reject(new UpstreamError(protocolError ? 'WP_ERR_PROTOCOL' : 'WP_ERR_RESET', `${host.key}: ${err.message}`, { cause: err }));
-    };
-    req.on('error', onError);
-  });
-  // An abandoned attempt's response may reject with nobody waiting for it.
-  response.catch(noop);
+function h1Exchange(conn: Http1ClientConnection, host: Host, head: RequestHead): Exchange {
+  const ex = conn.request(head, requestFraming(head), host.key);
   return {
     host,
-    sink: req,
-    response,
-    cancel: fail,
+    sink: ex,
+    response: ex.response,
+    cancel: (reason) => ex.cancel(reason),
     reset: () => {
-      // The tunnel first, with an error: a plain destroy would let the upstream see the end of a body.
-      resetStream(socket, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`));
-      req.destroy();
+      ex.destroy();
     },
   };
+}
+
+/**
+ * How the request body is framed upstream: the downstream request's Content-Length when it had one (its
+ * body was checked against it on the way in), none when it has no body, chunked otherwise.
+ */
+function requestFraming(head: RequestHead): RequestFraming {
+  const length = contentLength(head.headers);
+  if (length !== undefined) return { kind: 'length', length };
+  return head.bodyKnownEmpty ? { kind: 'none' } : { kind: 'chunked' };
 }
 
 function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, onClose: () => void): Exchange {

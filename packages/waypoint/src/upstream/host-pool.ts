@@ -15,7 +15,7 @@ import type { Cancellation } from './cancellation.js';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ClusterState } from './cluster-state.js';
-import { decodeStrings } from './connector.js';
+import { Http1ClientConnection } from '../http1/client-connection.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
 
@@ -30,8 +30,8 @@ export class HostPool {
   readonly host: Host;
   readonly #cluster: ClusterState;
   readonly #open: OpenStream;
-  readonly #idle: Duplex[] = [];
-  readonly #h1 = new Set<Duplex>();
+  readonly #idle: Http1ClientConnection[] = [];
+  readonly #h1 = new Set<Http1ClientConnection>();
   readonly #sessions = new Set<ClientHttp2Session>();
   /** Streams open per session (ours: `state.localSettings` does not count them). */
   readonly #streams = new Map<ClientHttp2Session, number>();
@@ -54,13 +54,13 @@ export class HostPool {
     return this.#idle.length;
   }
 
-  /** An HTTP/1.1 connection for one request; give it back with `releaseH1` (Node's client emits 'free'). */
-  async acquireH1(cancel: Cancellation): Promise<Duplex> {
+  /** An HTTP/1.1 connection for one request; it comes back to the pool by itself when the exchange ends cleanly. */
+  async acquireH1(cancel: Cancellation): Promise<Http1ClientConnection> {
     for (;;) {
       this.#checkOpen();
       const idle = this.#idle.pop();
       if (idle !== undefined) {
-        if (!idle.destroyed && idle.writable) return idle;
+        if (idle.usable) return idle;
         continue;
       }
       if (this.#cluster.reserveConnection(this)) return this.#openH1();
@@ -78,30 +78,27 @@ export class HostPool {
     }
   }
 
-  async #openH1(): Promise<Duplex> {
+  async #openH1(): Promise<Http1ClientConnection> {
     const stream = await this.#dial();
-    decodeStrings(stream);
-    this.#h1.add(stream);
-    stream.on('free', () => this.#onFree(stream));
+    const conn = new Http1ClientConnection(stream, this.#onFree);
+    this.#h1.add(conn);
     stream.once('close', () => {
-      this.#h1.delete(stream);
-      const i = this.#idle.indexOf(stream);
+      this.#h1.delete(conn);
+      const i = this.#idle.indexOf(conn);
       if (i >= 0) this.#idle.splice(i, 1);
       this.#cluster.connectionClosed();
     });
-    // While idle no request listens; a late error must not become an uncaught exception.
-    stream.on('error', noop);
-    return stream;
+    return conn;
   }
 
-  #onFree(stream: Duplex): void {
-    if (this.#closing || stream.destroyed || !stream.writable) {
-      stream.destroy();
+  readonly #onFree = (conn: Http1ClientConnection): void => {
+    if (this.#closing || !conn.usable) {
+      conn.destroy();
       return;
     }
-    this.#idle.push(stream);
+    this.#idle.push(conn);
     this.#cluster.wakePending();
-  }
+  };
 
   /** Closes one idle connection, if there is one (to make room for another host's request). */
   evictIdle(): boolean {

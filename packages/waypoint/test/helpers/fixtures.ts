@@ -31,7 +31,7 @@ import type {
   WaypointSnapshot,
 } from '../../src/config/types.js';
 import { Waypoint, type SnapshotSource } from '../../src/index.js';
-import { decodeStrings } from '../../src/upstream/connector.js';
+import { decodeStrings } from './decode-strings.js';
 
 export const TD = 'cluster.local';
 export const waypointId = Identity.parse('spiffe://cluster.local/ns/default/sa/waypoint');
@@ -281,7 +281,7 @@ export function endpoint(port: number, transport: Endpoint['transport']): Endpoi
     healthy: true,
     locality: { region: '', zone: '', subZone: '' },
     transport,
-    workload: { name: 'server', namespace: 'default', serviceAccount: 'server' },
+    workload: { name: 'server', namespace: 'default', serviceAccount: 'server', canonicalName: 'server-app', canonicalRevision: 'v7', clusterId: 'Kubernetes' },
   };
 }
 
@@ -352,7 +352,7 @@ export interface Reply {
 /** One HTTP/1.1 request over a new tunnel. */
 export async function get(w: Running, path: string, o: { method?: string; headers?: OutgoingHttpHeaders; body?: string; authority?: string } = {}): Promise<Reply> {
   const tunnel = await w.tunnel(o.authority);
-  // Node's HTTP/1.1 client writes its head as a string; see decodeStrings in src/upstream/connector.ts.
+  // Node's HTTP/1.1 client writes its head as a string; see helpers/decode-strings.ts.
   decodeStrings(tunnel);
   return new Promise<Reply>((resolve, reject) => {
     const req = h1request({ method: o.method ?? 'GET', path, headers: { host: 'svc.default.svc.cluster.local', ...o.headers }, createConnection: () => tunnel });

@@ -84,7 +84,14 @@ export function loadAssignment(name: string, ips: string[], port = 8080): object
   return { cluster_name: name, endpoints: [{ lb_endpoints: ips.map((ip) => ({ endpoint: { address: { socket_address: { address: ip, port_value: port } } } })) }] };
 }
 
-export function workloadAddress(uid: string, ip: string, hbone: boolean, serviceAccount = 'web'): Address {
+/** A workload Address; `telemetry` adds canonical name, revision and cluster id (unset by default). */
+export function workloadAddress(
+  uid: string,
+  ip: string,
+  hbone: boolean,
+  serviceAccount = 'web',
+  telemetry: { canonical_name?: string; canonical_revision?: string; cluster_id?: string } = {},
+): Address {
   const bytes = Buffer.from(ip.split('.').map(Number));
-  return { type: 'workload', workload: { uid, name: uid.split('/').pop()!, namespace: 'default', service_account: serviceAccount, addresses: [bytes], tunnel_protocol: hbone ? 'HBONE' : 'NONE' } };
+  return { type: 'workload', workload: { uid, name: uid.split('/').pop()!, namespace: 'default', service_account: serviceAccount, addresses: [bytes], tunnel_protocol: hbone ? 'HBONE' : 'NONE', ...telemetry } };
 }

@@ -11,6 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { describeDecision } from '../authz/index.js';
 import { ProxiedConnection, ignoreError } from './connection.js';
 import { addressOf, localWorkload, unmapped, type ProxyContext } from './context.js';
+import { inboundService } from './inbound-service.js';
 
 export class InboundPlain {
   readonly server: Server;
@@ -50,7 +51,8 @@ export class InboundPlain {
         hbonePort: 0,
         destination: workload,
         destinationIdentity: workload.identity,
-        service: undefined,
+        // No HBONE headers here: the service is the one targeting the port, if any.
+        service: inboundService(snapshot, workload, port, undefined),
         security: 'none',
       },
       client,

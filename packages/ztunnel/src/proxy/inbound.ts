@@ -11,6 +11,9 @@
  * - delivery to `podIP:port` from the peer's address (a transparent dial, so the pod sees its real client);
  *   503 when that fails.
  *
+ * The service the tunnel was for (telemetry only) is the one the client named in `forwarded`'s `host=`, if it
+ * selects the pod, else the one targeting the port (`inbound-service.ts`).
+ *
  * Source address: the HBONE peer's TCP address. Ztunnels dial HBONE from the source pod's own IP, so that
  * is the client pod; through a waypoint it is the waypoint's (ztunnel does the same and does not trust
  * `forwarded` for policy). The access log shows `forwarded`'s client port when its IP is that address.
@@ -18,11 +21,12 @@
  * Each tunnel is tracked until it closes, so a policy change can close it (`ConnectionManager.recheck`).
  */
 import type { Socket } from 'node:net';
-import { HboneServer, parseForwardedFor, type InboundTunnelRequest, type TunnelDecision, type UpstreamConnection } from '@ambit/mesh-core/hbone';
+import { HboneServer, parseForwardedFor, parseForwardedHost, type InboundTunnelRequest, type TunnelDecision, type UpstreamConnection } from '@ambit/mesh-core/hbone';
 import type { Identity } from '@ambit/mesh-core/identity';
 import { describeDecision } from '../authz/index.js';
 import { ProxiedConnection } from './connection.js';
 import { localWorkload, unmapped, type ProxyContext } from './context.js';
+import { inboundService } from './inbound-service.js';
 import { describeError } from './telemetry.js';
 
 /** Settings of the HBONE server that are not the context's. */
@@ -80,7 +84,7 @@ export class Inbound {
         hbonePort: req.localPort,
         destination: workload,
         destinationIdentity: req.identity,
-        service: undefined,
+        service: inboundService(snapshot, workload, req.target.port, parseForwardedHost(req.forwarded)),
         security: 'mutual_tls',
       },
       undefined,

@@ -7,7 +7,8 @@
  *    source);
  * 2. `routeOutbound` decides (HBONE to the pod or its waypoint, plain passthrough, or refused);
  * 3. HBONE: the source workload's certificate is awaited (bounded), then a tunnel is opened from the source
- *    pod's IP presenting that certificate, with `forwarded`, `baggage` and a fresh `traceparent`;
+ *    pod's IP presenting that certificate, with `forwarded` (`for=` the client, `host=` the service when
+ *    one was dialled), `baggage` and a fresh `traceparent`;
  *    passthrough: a plain connection from the client's IP (the dialer marks it so it is not captured again);
  * 4. the two are relayed until both directions are done; telemetry is written at close.
  *
@@ -85,6 +86,8 @@ export class Outbound {
       expectedIdentities: route.expectedIdentities,
       authority: route.authority,
       forwardedFor: addressOf(srcIp, client.remotePort),
+      // The service dialled, so that the destination's metrics can name it (ztunnel's `forwarded` host=).
+      ...(route.service === undefined ? {} : { forwardedHost: route.service.hostname }),
       baggage: baggageOf(source),
       traceparent: newTraceparent(),
     });

@@ -35,6 +35,10 @@ export interface ConnectionRecord {
   readonly hbonePort: number;
   readonly destination: Workload | undefined;
   readonly destinationIdentity: Identity | undefined;
+  /**
+   * Outbound: the service whose VIP was dialled. Inbound: the service the client named (`forwarded`
+   * `host=`), else the one targeting the port (`inbound-service.ts`).
+   */
   readonly service: Service | undefined;
   readonly security: SecurityPolicy;
 }

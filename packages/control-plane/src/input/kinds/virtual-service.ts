@@ -7,8 +7,8 @@
  * What a waypoint cannot honour is refused with the reason rather than ignored, because ignoring a match
  * condition widens a route: `tcp`/`tls` routes, delegation, CORS, matches on source labels, namespaces,
  * scheme or authority, gRPC-status aborts and exponential delays. Retry conditions the waypoint does not
- * implement (`refused-stream`, gRPC statuses, status-code lists) only make it retry less: they are
- * reported and dropped.
+ * implement (`refused-stream`, gRPC statuses, retriable headers) only make it retry less: they are
+ * reported and dropped. Status codes in `retryOn` (`"503,connect-failure"`) are retried, as Istio does it.
  */
 import type { Field } from '../field.js';
 import { checkDns1123Label, checkDns1123Subdomain } from '../names.js';
@@ -51,12 +51,11 @@ const MATCH_FIELDS = [
   'sourceNamespace',
   'statPrefix',
 ];
-const SUPPORTED_RETRY_ON = ['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx'] as const;
+const SUPPORTED_RETRY_ON = ['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx', 'retriable-status-codes'] as const;
 /** Valid Envoy retry conditions the waypoint does not implement: dropped with a warning. */
 const OTHER_RETRY_ON = new Set([
   'reset-before-request',
   'refused-stream',
-  'retriable-status-codes',
   'retriable-headers',
   'envoy-ratelimited',
   'http3-post-connect-failure',
@@ -279,28 +278,47 @@ function decodeRetries(field: Field): VsRetries | undefined {
   const attempts = field.child('attempts').integer({ min: 0, max: 100 }) ?? 2;
   const perTryTimeoutMs = istioDuration(field.child('perTryTimeout'));
   const backoffMs = istioDuration(field.child('backoff'));
-  const retryOnField = field.child('retryOn');
-  const text = retryOnField.string();
+  const { retryOn, retriableStatusCodes } = decodeRetryOn(field.child('retryOn'));
+  return { attempts, retryOn, retriableStatusCodes, ...(perTryTimeoutMs !== undefined ? { perTryTimeoutMs } : {}), ...(backoffMs !== undefined ? { backoffMs } : {}) };
+}
+
+/**
+ * `retryOn`, as Istio translates it (pilot `route/retry`): a comma-separated list of Envoy conditions and
+ * HTTP status codes. The codes become `retriable_status_codes`, and `retriable-status-codes` is added to the
+ * conditions when they do not name it already. Unset means `connect-failure`.
+ */
+function decodeRetryOn(field: Field): Pick<VsRetries, 'retryOn' | 'retriableStatusCodes'> {
+  const text = field.string();
+  if (text === undefined) return { retryOn: ['connect-failure'], retriableStatusCodes: [] };
   const retryOn: VsRetries['retryOn'][number][] = [];
-  if (text === undefined) {
-    retryOn.push('connect-failure');
-  } else {
-    const dropped: string[] = [];
-    for (const raw of text.split(',')) {
-      const condition = raw.trim();
-      if ((SUPPORTED_RETRY_ON as readonly string[]).includes(condition)) {
-        if (!retryOn.includes(condition as VsRetries['retryOn'][number])) retryOn.push(condition as VsRetries['retryOn'][number]);
-      } else if (OTHER_RETRY_ON.has(condition) || /^[1-5]\d\d$/.test(condition)) {
-        dropped.push(condition);
+  const codes: number[] = [];
+  const dropped: string[] = [];
+  for (const raw of text.split(',')) {
+    const condition = raw.trim();
+    if (condition === '') continue;
+    if (/^[0-9]+$/.test(condition)) {
+      // Leading zeros read as Istio's Atoi reads them; the length cap keeps huge digit strings out of Number().
+      const code = condition.length > 6 ? NaN : Number(condition);
+      if (code >= 100 && code <= 599) {
+        if (!codes.includes(code)) codes.push(code);
       } else {
-        retryOnField.error(`${JSON.stringify(condition)} is not a retry condition (supported: ${SUPPORTED_RETRY_ON.join(', ')})`);
+        field.error(`${JSON.stringify(condition)} is not an HTTP status code (100-599)`);
       }
-    }
-    if (dropped.length > 0) {
-      retryOnField.warn(`${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not implemented by the waypoint and dropped (supported: ${SUPPORTED_RETRY_ON.join(', ')})`);
+    } else if ((SUPPORTED_RETRY_ON as readonly string[]).includes(condition)) {
+      if (!retryOn.includes(condition as VsRetries['retryOn'][number])) retryOn.push(condition as VsRetries['retryOn'][number]);
+    } else if (OTHER_RETRY_ON.has(condition)) {
+      dropped.push(condition);
+    } else {
+      field.error(`${JSON.stringify(condition)} is not a retry condition or an HTTP status code (supported: ${SUPPORTED_RETRY_ON.join(', ')}, or a status code 100-599)`);
     }
   }
-  return { attempts, retryOn, ...(perTryTimeoutMs !== undefined ? { perTryTimeoutMs } : {}), ...(backoffMs !== undefined ? { backoffMs } : {}) };
+  if (dropped.length > 0) {
+    field.warn(`${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not implemented by the waypoint and dropped (supported: ${SUPPORTED_RETRY_ON.join(', ')}, or a status code 100-599)`);
+  }
+  if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn.push('retriable-status-codes');
+  // Envoy would also read codes from a request's x-envoy-retriable-status-codes header; the waypoint does not.
+  if (codes.length === 0 && retryOn.includes('retriable-status-codes')) field.warn('retriable-status-codes names no status code, so it retries nothing; list the codes too, e.g. "retriable-status-codes,503"');
+  return { retryOn, retriableStatusCodes: codes };
 }
 
 /** `percentage: {value}` or the deprecated integer `percent`; unset means 0, as Istio translates it (reported). */

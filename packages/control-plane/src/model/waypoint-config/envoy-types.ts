@@ -177,6 +177,8 @@ export interface RetryPolicy {
   readonly num_retries: UInt32Value;
   readonly per_try_timeout?: Duration;
   readonly retry_back_off?: { readonly base_interval: Duration; readonly max_interval?: Duration };
+  /** Field 7: the statuses `retriable-status-codes` in `retry_on` retries. */
+  readonly retriable_status_codes?: readonly number[];
 }
 
 export type HashPolicy =

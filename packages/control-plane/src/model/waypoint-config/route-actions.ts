@@ -63,6 +63,8 @@ export function sharedHashPolicy(clusters: ClusterSet, targets: readonly Weighte
 
 export interface RetrySpec {
   readonly retryOn: readonly string[];
+  /** Envoy `retriable_status_codes` (the statuses `retriable-status-codes` in `retryOn` retries). */
+  readonly retriableStatusCodes?: readonly number[];
   readonly attempts: number;
   readonly perTryTimeoutMs?: number;
   readonly backoffMs?: number;
@@ -77,6 +79,7 @@ export function retryPolicy(spec: RetrySpec): RetryPolicy | undefined {
   return {
     retry_on: spec.retryOn.join(','),
     num_retries: { value: spec.retryOn.length === 0 ? 0 : spec.attempts },
+    ...(spec.retriableStatusCodes !== undefined && spec.retriableStatusCodes.length > 0 ? { retriable_status_codes: spec.retriableStatusCodes } : {}),
     ...(spec.perTryTimeoutMs !== undefined ? { per_try_timeout: duration(spec.perTryTimeoutMs) } : {}),
     ...(spec.backoffMs !== undefined ? { retry_back_off: { base_interval: duration(spec.backoffMs), max_interval: duration(spec.backoffMs * 10) } } : {}),
   };

@@ -191,9 +191,10 @@ function faultConfig(http: VsHttpRoute): ReturnType<typeof packAny> | undefined 
 
 function retries(http: VsHttpRoute): Pick<RouteAction, 'retry_policy'> {
   if (http.retries === undefined) return { retry_policy: DEFAULT_RETRY };
-  const { attempts, retryOn, perTryTimeoutMs, backoffMs } = http.retries;
+  const { attempts, retryOn, retriableStatusCodes, perTryTimeoutMs, backoffMs } = http.retries;
   const policy = retryPolicy({
     retryOn,
+    retriableStatusCodes,
     attempts,
     ...(perTryTimeoutMs !== undefined ? { perTryTimeoutMs } : {}),
     ...(backoffMs !== undefined ? { backoffMs } : {}),
