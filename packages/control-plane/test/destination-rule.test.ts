@@ -5,7 +5,7 @@
 import test from 'ava';
 import { defaultRegistry } from '../src/input/kinds/index.js';
 import { parseFile } from '../src/input/parse-file.js';
-import type { Cluster } from '../src/model/waypoint-config/envoy-types.js';
+import type { EdsCluster as Cluster } from '../src/model/waypoint-config/envoy-types.js';
 import { cluster, destinationRule, httpChain, problems, resources, routes, service, unpack, virtualService, waypointMesh } from './fixtures/waypoint-mesh.js';
 
 function diagnostics(spec: string): [string, string, string][] {

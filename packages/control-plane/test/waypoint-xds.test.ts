@@ -13,7 +13,7 @@ import { envoyCodec, unpackAny } from '@ambit/protos';
 import { XdsClient, codecResourceType, type NackEvent, type ResourceBatch } from '@ambit/xds';
 import { Registry } from 'prom-client';
 import { MeshModel } from '../src/model/mesh-model.js';
-import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../src/model/waypoint-config/envoy-types.js';
+import type { EdsCluster as Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../src/model/waypoint-config/envoy-types.js';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL } from '../src/server/envoy-tables.js';
 import { XdsServer } from '../src/server/xds-server.js';
 import { RawDeltaStream, adsClient, names } from './fixtures/ads-client.js';

@@ -78,7 +78,7 @@ test('a cluster with every supported field set', (t) => {
       },
     }),
   );
-  t.is(c.edsServiceName, 'eds-name');
+  t.is('edsServiceName' in c ? c.edsServiceName : undefined, 'eds-name');
   t.is(c.connectTimeoutMs, 1500);
   t.is(c.lbPolicy, 'least-request');
   t.deepEqual(c.circuitBreaker, { maxConnections: 10, maxPendingRequests: 0, maxRequests: 20, maxRetries: 1 });
@@ -108,7 +108,7 @@ test('lb policies, protocols and outlier enforcement', (t) => {
   t.is(compileCluster(cluster({ outlier_detection: { consecutive_gateway_failure: { value: 4 }, enforcing_consecutive_gateway_failure: { value: 0 } } })).outlierDetection?.consecutiveGatewayErrors, 0);
   // A name not in Istio's form and no metadata: no service for telemetry.
   const plain = compileCluster(roundTrip(T.cluster, { name: 'plain', type: 'EDS' }));
-  t.deepEqual([plain.serviceHost, plain.subset, plain.edsServiceName], ['', '', 'plain']);
+  t.deepEqual([plain.serviceHost, plain.subset, 'edsServiceName' in plain ? plain.edsServiceName : undefined], ['', '', 'plain']);
 });
 
 test('cluster rejections', (t) => {
@@ -144,6 +144,46 @@ test('cluster rejections', (t) => {
     /is not type.googleapis.com\/envoy.extensions.upstreams.http.v3.HttpProtocolOptions/,
   );
   r(cluster({ metadata: { filter_metadata: { istio: { fields: { services: { listValue: { values: [] } } } } } } }), 'metadata.filter_metadata.istio.services[0].host', /missing or not a string/);
+});
+
+test('an ORIGINAL_DST cluster (CLUSTER_PROVIDED): no load assignment, Envoy\'s 5 s cleanup interval unless set', (t) => {
+  const OD = 'inbound-pod|*||shop/waypoint';
+  const od = (extra: object = {}): envoy.Cluster => roundTrip<envoy.Cluster>(T.cluster, { name: OD, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', ...extra });
+  const c = compileCluster(od(), OD);
+  t.deepEqual(c, {
+    name: OD,
+    serviceHost: '',
+    subset: '',
+    connectTimeoutMs: 5000,
+    protocol: 'http1',
+    circuitBreaker: DEFAULT_CIRCUIT_BREAKER,
+    outlierDetection: undefined,
+    lbPolicy: 'cluster-provided',
+    originalDestination: { cleanupIntervalMs: 5000 },
+  });
+  t.false('edsServiceName' in c, 'nothing to subscribe to');
+  t.true(Object.isFrozen(c));
+  const full = compileCluster(
+    od({
+      connect_timeout: { seconds: 10 },
+      cleanup_interval: { seconds: 1 },
+      original_dst_lb_config: { use_http_header: false },
+      typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': any(T.httpOptions, { use_downstream_protocol_config: {} }) },
+      circuit_breakers: { thresholds: [{ max_connections: { value: 7 } }] },
+    }),
+  );
+  t.like(full, { connectTimeoutMs: 10_000, protocol: 'downstream', originalDestination: { cleanupIntervalMs: 1000 } });
+  t.is(full.circuitBreaker.maxConnections, 7);
+  const r = (c: envoy.Cluster, path: string, detail: RegExp): void => rejects(t, () => compileCluster(c), 'Cluster', path, detail);
+  // Envoy's rule: an ORIGINAL_DST cluster picks its own host.
+  r(od({ lb_policy: 'ROUND_ROBIN' }), 'lb_policy', /unsupported value "ROUND_ROBIN" \(supported: CLUSTER_PROVIDED\)/);
+  r(roundTrip(T.cluster, { name: OD, type: 'ORIGINAL_DST' }), 'lb_policy', /unsupported value "ROUND_ROBIN"/);
+  r(od({ eds_cluster_config: { eds_config: { ads: {} } } }), 'eds_cluster_config', /not allowed on an ORIGINAL_DST cluster/);
+  r(od({ original_dst_lb_config: { use_http_header: true } }), 'original_dst_lb_config.use_http_header', /not supported/);
+  r(od({ original_dst_lb_config: { upstream_port_override: { value: 80 } } }), 'original_dst_lb_config.upstream_port_override', /not supported/);
+  r(od({ original_dst_lb_config: { http_header_name: 'x-dst' } }), 'original_dst_lb_config.http_header_name', /not supported/);
+  r(od({ cleanup_interval: {} }), 'cleanup_interval', /greater than 0/);
+  r(cluster({ original_dst_lb_config: {} }), 'original_dst_lb_config', /only for ORIGINAL_DST clusters/);
 });
 
 test('a load assignment compiles endpoints with health, weight and locality; IPs are canonical', (t) => {

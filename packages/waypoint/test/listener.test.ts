@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type * as envoy from '../src/config/envoy-types.js';
 import { WaypointConfigError } from '../src/config/errors.js';
-import { compileListener } from '../src/config/listener.js';
+import { compileListener, findBinding } from '../src/config/listener.js';
 import { any, roundTrip, T } from './support/envoy.js';
 import { chainMatch, DB_CHAIN, DB_CLUSTER, DB_HOST, DB_VIP, hcm, LISTENER, listener, tcpProxy, WEB_ALL, WEB_CHAIN, WEB_HOST, WEB_VIP } from './support/fixtures.js';
 
@@ -87,6 +87,62 @@ test('IPv6 addresses and several addresses per chain; defaults of normalization 
   t.deepEqual(b.http?.pathNormalization, { normalize: false, mergeSlashes: false });
 });
 
+test('a chain without destination_port binds its addresses on every port, keyed by the bare IP', (t) => {
+  const podMatch = (http: boolean): object => ({
+    prefix_ranges: [{ address_prefix: '10.244.1.50', prefix_len: { value: 32 } }, { address_prefix: 'FD00::50', prefix_len: { value: 128 } }],
+    ...(http ? { application_protocols: ['http/1.1', 'h2c'] } : {}),
+  });
+  const compiled = compileListener(
+    l(
+      listener([
+        { name: 'inbound-pod|*|http|10.244.1.50', filter_chain_match: podMatch(true), filters: [hcm('inbound-pod|*|http|shop/waypoint')] },
+        { name: 'inbound-pod|*|tcp|10.244.1.50', filter_chain_match: podMatch(false), filters: [tcpProxy('inbound-pod|*||shop/waypoint')] },
+      ]),
+    ),
+  );
+  t.deepEqual([...compiled.bindings.keys()], [`${WEB_VIP}:80`, `${DB_VIP}:5432`, '10.244.1.50', 'fd00::50']);
+  t.deepEqual(compiled.anyPortIps, ['10.244.1.50', 'fd00::50']);
+  t.deepEqual(compiled.routeConfigNames, [WEB_CHAIN, 'inbound-pod|*|http|shop/waypoint'].sort());
+  t.true(compiled.tcpClusters.includes('inbound-pod|*||shop/waypoint'));
+  const pod = compiled.bindings.get('10.244.1.50')!;
+  t.is(pod.name, 'inbound-pod|*|http|10.244.1.50');
+  t.is(pod.destinationService, '10.244.1.50');
+  t.is(pod.http?.routeConfigName, 'inbound-pod|*|http|shop/waypoint');
+  t.is(pod.tcp?.cluster, 'inbound-pod|*||shop/waypoint');
+  t.deepEqual(compiled.bindings.get('fd00::50'), pod);
+  // A listener of service ports only binds nothing on every port.
+  t.deepEqual(compileListener(l(listener())).anyPortIps, []);
+  // Both kinds for one address on every port, each once: a second HTTP chain for it is refused.
+  rejects(
+    t,
+    l({
+      name: LISTENER,
+      filter_chains: [
+        { name: 'a', filter_chain_match: podMatch(true), filters: [hcm('r')] },
+        { name: 'b', filter_chain_match: podMatch(true), filters: [hcm('r')] },
+      ],
+    }),
+    'filter_chains[1].filter_chain_match',
+    /10\.244\.1\.50 already has a HTTP chain/,
+  );
+});
+
+test('findBinding: the exact ip:port binding first, then the IP bound on every port, else none', (t) => {
+  const exact = { name: 'exact' };
+  const wide = { name: 'wide' };
+  const bindings = new Map([
+    ['10.0.0.5:8080', exact],
+    ['10.0.0.5', wide],
+    ['fd00::5', wide],
+  ]);
+  t.is(findBinding(bindings, '10.0.0.5:8080', '10.0.0.5'), exact);
+  t.is(findBinding(bindings, '10.0.0.5:9090', '10.0.0.5'), wide);
+  t.is(findBinding(bindings, '[fd00::5]:1', 'fd00::5'), wide);
+  t.is(findBinding(bindings, '10.0.0.6:8080', '10.0.0.6'), undefined);
+  // Only an exact binding on a port: another port of that IP is not bound.
+  t.is(findBinding(new Map([['10.0.0.5:8080', exact]]), '10.0.0.5:80', '10.0.0.5'), undefined);
+});
+
 test('http filters in Istio order compile: jwt_authn, rbac DENY, rbac ALLOW, fault, router', (t) => {
   const compiled = compileListener(httpFilters([jwtFilter, rbac('DENY'), rbac('ALLOW'), faultFilter, router]));
   const http = compiled.bindings.get(`${WEB_VIP}:80`)!.http!;
@@ -126,7 +182,6 @@ test('listener-level and filter-chain rejections', (t) => {
   rejects(t, l({ name: LISTENER, default_filter_chain: { filters: [] } }), 'default_filter_chain', /only bound destinations/);
   rejects(t, l({ name: LISTENER, filter_chains: [{ filter_chain_match: chainMatch(WEB_VIP, 80, true), filters: [hcm('r')] }] }), 'filter_chains[0].name', /is empty/);
   rejects(t, oneChain({ filter_chain_match: undefined, filters: [hcm('r')] }), 'filter_chains[0].filter_chain_match', /is required/);
-  rejects(t, oneChain({ filter_chain_match: { prefix_ranges: [{ address_prefix: WEB_VIP, prefix_len: { value: 32 } }] }, filters: [hcm('r')] }), 'filter_chains[0].filter_chain_match.destination_port', /is required/);
   rejects(t, oneChain({ filter_chain_match: { destination_port: { value: 0 }, prefix_ranges: [{ address_prefix: WEB_VIP, prefix_len: { value: 32 } }] }, filters: [hcm('r')] }), 'filter_chains[0].filter_chain_match.destination_port', /out of range/);
   rejects(t, oneChain({ filter_chain_match: { destination_port: { value: 80 } }, filters: [hcm('r')] }), 'filter_chains[0].filter_chain_match.prefix_ranges', /is empty/);
   rejects(t, oneChain({ filter_chain_match: { destination_port: { value: 80 }, prefix_ranges: [{ address_prefix: '10.96.0.0', prefix_len: { value: 16 } }] }, filters: [hcm('r')] }), 'filter_chains[0].filter_chain_match.prefix_ranges[0].prefix_len', /16 is not 32/);

@@ -29,7 +29,7 @@ test('bytes that do not decode and resources that do not compile come back as re
     if (!result.ok) t.regex(result.reason, /cannot decode/);
   }
   const bad = clusterResourceType().decode(encode(T.cluster, { name: 'c1', type: 'STATIC' }), 'c1');
-  t.deepEqual(bad, { ok: false, reason: 'Cluster "c1": type: "STATIC" is not supported (the waypoint\'s clusters are EDS)' });
+  t.deepEqual(bad, { ok: false, reason: 'Cluster "c1": type: "STATIC" is not supported (the waypoint\'s clusters are EDS or ORIGINAL_DST)' });
   // State of the world gives no name: the rejection names the resource from its message.
   const sotw = clusterResourceType().decode(encode(T.cluster, { name: 'c2', type: 'STATIC' }), '');
   t.deepEqual(sotw.ok ? undefined : sotw.name, 'c2');

@@ -17,7 +17,7 @@ import {
 } from '../src/config/snapshot-builder.js';
 import type { ForwardAction, WaypointSnapshot } from '../src/config/types.js';
 import { roundTrip, T } from './support/envoy.js';
-import { DB_CLUSTER, DB_VIP, edsCluster, LISTENER, listener, loadAssignment, WEB_ALL, WEB_CHAIN, WEB_V1, WEB_V2, WEB_VIP, webRoutes, workloadAddress } from './support/fixtures.js';
+import { DB_CLUSTER, DB_VIP, edsCluster, hcm, LISTENER, listener, loadAssignment, tcpProxy, WEB_ALL, WEB_CHAIN, WEB_V1, WEB_V2, WEB_VIP, webRoutes, workloadAddress } from './support/fixtures.js';
 
 const IDENTITY = 'spiffe://cluster.local/ns/default/sa/waypoint';
 
@@ -95,6 +95,74 @@ test('the builder follows the chain of references and waits until every one reso
   t.deepEqual(v1.endpoints.map((e) => [e.ip, e.port]), [['10.244.1.5', 8080]]);
   t.deepEqual(v1.endpoints[0]!.transport, { kind: 'plain' }, 'no Address for the IP: plain');
   t.is(v1.endpoints[0]!.workload, undefined);
+});
+
+const POD_IP = '10.244.1.50';
+const POD_ROUTE = 'inbound-pod|*|http|default/waypoint';
+const OD = 'inbound-pod|*||default/waypoint';
+
+/** The listener with a workload's chains (every port) and the route and ORIGINAL_DST cluster they name. */
+function feedWorkload(b: WaypointSnapshotBuilder): void {
+  const match = (http: boolean): object => ({ prefix_ranges: [{ address_prefix: POD_IP, prefix_len: { value: 32 } }], ...(http ? { application_protocols: ['http/1.1', 'h2c'] } : {}) });
+  b.applyListeners(
+    L(
+      listener([
+        { name: `inbound-pod|*|http|${POD_IP}`, filter_chain_match: match(true), filters: [hcm(POD_ROUTE)] },
+        { name: `inbound-pod|*|tcp|${POD_IP}`, filter_chain_match: match(false), filters: [tcpProxy(OD)] },
+      ]),
+    ),
+  );
+  b.applyRouteConfigurations(R());
+  b.applyRouteConfigurations(R({ name: POD_ROUTE, virtual_hosts: [{ name: 'pod', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: OD } }] }] }));
+  b.applyClusters(C(WEB_V1, WEB_V2, WEB_ALL, DB_CLUSTER));
+  b.applyClusters(batch(CLUSTER_TYPE_URL, [[OD, compileCluster(roundTrip(T.cluster, { name: OD, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' }))]]));
+  b.applyLoadAssignments(E(WEB_V1, ['10.244.1.5']));
+  b.applyLoadAssignments(E(WEB_V2, ['10.244.2.6']));
+  b.applyLoadAssignments(E(WEB_ALL, ['10.244.1.5', '10.244.2.6']));
+  b.applyLoadAssignments(E(DB_CLUSTER, ['10.244.3.7']));
+}
+
+test('an ORIGINAL_DST cluster needs no load assignment; its targets are the every-port IPs with an Address', (t) => {
+  const { b, published } = builder();
+  feedWorkload(b);
+  t.false(b.wanted().get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL)!.includes(OD), 'no load assignment is asked for');
+  t.true(b.wanted().get(CLUSTER_TYPE_URL)!.includes(OD));
+  // An Address is not a reference: the snapshot is published without it, and the IP is no target yet.
+  t.is(published.length, 1);
+  const first = b.current()!;
+  t.is(first.bindings.get(POD_IP)?.name, `inbound-pod|*|http|${POD_IP}`);
+  const od = first.clusters.get(OD)!;
+  t.deepEqual(od.endpoints, []);
+  t.is(od.lbPolicy, 'cluster-provided');
+  t.is(od.originalDestination?.cleanupIntervalMs, 5000);
+  t.deepEqual([...od.originalDestination!.targets.keys()], []);
+  // The workload's Address arrives: the target says how to reach it (HBONE, its identity), at no port.
+  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/api', POD_IP, true, 'api')));
+  t.is(published.length, 2);
+  const second = b.current()!;
+  const target = second.clusters.get(OD)!.originalDestination!.targets.get(POD_IP)!;
+  t.deepEqual(target, {
+    ip: POD_IP,
+    port: 0,
+    weight: 1,
+    healthy: true,
+    locality: { region: '', zone: '', subZone: '' },
+    transport: { kind: 'hbone', identity: 'spiffe://cluster.local/ns/default/sa/api', hbonePort: 15008 },
+    workload: { name: 'api', namespace: 'default', serviceAccount: 'api', canonicalName: '', canonicalRevision: '', clusterId: '' },
+  });
+  t.true(Object.isFrozen(target));
+  t.is(second.clusters.get(WEB_V1), first.clusters.get(WEB_V1), 'other clusters keep their objects');
+  // Another IP's Address changes nothing; a change of this one rebuilds the cluster.
+  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/other', '10.244.9.9', true)));
+  t.is(published.length, 2);
+  b.applyAddresses(A(workloadAddress('Kubernetes//Pod/default/api', POD_IP, true, 'api-v2')));
+  t.is(published.length, 3);
+  t.not(b.current()!.clusters.get(OD), second.clusters.get(OD));
+  t.is(b.current()!.clusters.get(OD)!.originalDestination!.targets.get(POD_IP)!.workload?.serviceAccount, 'api-v2');
+  // Without the workload's chains nothing names the cluster any more.
+  b.applyListeners(L());
+  t.false(b.current()!.clusters.has(OD));
+  t.false(b.current()!.bindings.has(POD_IP));
 });
 
 test('snapshots are immutable all the way down', (t) => {

@@ -117,6 +117,16 @@ export class WaypointMesh {
     return path.join(this.mesh.dir, `${pod}.status`);
   }
 
+  /**
+   * Starts another name server in `pod`, answering on `port` with the pod's name (a second port of the
+   * same workload); it goes with the mesh.
+   */
+  async startExtraServer(pod: ServerPod, port: number): Promise<MeshProcess> {
+    return await this.mesh.startProcess(pod, `server-${pod}-${port}`, process.execPath, [NAME_SERVER, pod, String(port)], {
+      ready: (proc) => proc.logs.some((r) => r['event'] === 'listening'),
+    });
+  }
+
   /** Starts the name server of every server pod. */
   async startServers(): Promise<void> {
     for (const pod of SERVER_PODS) {

@@ -1,6 +1,8 @@
 /**
  * envoy.config.cluster.v3.Cluster → everything of a `Cluster` except its endpoints, which come from the
- * ClusterLoadAssignment named by `edsServiceName` and are joined in by the snapshot builder.
+ * ClusterLoadAssignment named by `edsServiceName` and are joined in by the snapshot builder. An
+ * ORIGINAL_DST cluster (Envoy's: `lb_policy: CLUSTER_PROVIDED`, no load assignment) has no endpoints: each
+ * request goes to the address its tunnel was sent to; the builder joins in which addresses those may be.
  */
 import type { CircuitBreaker, Cluster, LbPolicy, OutlierDetection } from './types.js';
 import type * as envoy from './envoy-types.js';
@@ -14,12 +16,18 @@ export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.Htt
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_CIRCUIT_BREAKER: CircuitBreaker = Object.freeze({ maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 });
 export const DEFAULT_OUTLIER = Object.freeze({ consecutive5xx: 5, intervalMs: 10_000, baseEjectionMs: 30_000, maxEjectionPercent: 10 });
+/** Envoy's `cleanup_interval` default: how long an ORIGINAL_DST host may stay unused. */
+export const DEFAULT_CLEANUP_INTERVAL_MS = 5_000;
 
-/** A compiled Cluster without endpoints. */
-export type ClusterSpec = Omit<Cluster, 'endpoints'> & {
-  /** The ClusterLoadAssignment to subscribe to (`eds_cluster_config.service_name`, else the cluster name). */
-  readonly edsServiceName: string;
-};
+/** A compiled Cluster without endpoints: an EDS cluster names its load assignment, an ORIGINAL_DST one has none. */
+export type ClusterSpec = Omit<Cluster, 'endpoints' | 'originalDestination'> &
+  (
+    | {
+        /** The ClusterLoadAssignment to subscribe to (`eds_cluster_config.service_name`, else the cluster name). */
+        readonly edsServiceName: string;
+      }
+    | { readonly originalDestination: { readonly cleanupIntervalMs: number } }
+  );
 
 const LB_POLICIES: Record<string, LbPolicy> = {
   ROUND_ROBIN: 'round-robin',
@@ -124,21 +132,42 @@ export function compileCluster(c: envoy.Cluster, resourceName = ''): ClusterSpec
     if (name === '') invalid('name', 'is empty');
     if (resourceName !== '' && resourceName !== name) invalid('name', `${JSON.stringify(name)} does not match the resource name ${JSON.stringify(resourceName)}`);
     refuseFields(c, ['cluster_type', 'load_assignment', 'load_balancing_policy'], '');
-    if (c.cluster_discovery_type !== 'type' || c.type !== 'EDS') invalid('type', `${JSON.stringify(c.type ?? 'STATIC')} is not supported (the waypoint's clusters are EDS)`);
-    const eds = c.eds_cluster_config;
-    if (eds?.eds_config !== undefined && eds.eds_config.config_source_specifier !== 'ads') invalid('eds_cluster_config.eds_config', 'must be ads');
+    if (c.cluster_discovery_type !== 'type' || (c.type !== 'EDS' && c.type !== 'ORIGINAL_DST')) {
+      invalid('type', `${JSON.stringify(c.type ?? 'STATIC')} is not supported (the waypoint's clusters are EDS or ORIGINAL_DST)`);
+    }
     const connectTimeoutMs = optionalDurationMs(c.connect_timeout, 'connect_timeout', DEFAULT_CONNECT_TIMEOUT_MS);
     if (connectTimeoutMs <= 0) invalid('connect_timeout', 'must be greater than 0');
-    const lb = enumOf(c.lb_policy, 'ROUND_ROBIN', Object.keys(LB_POLICIES), 'lb_policy');
-    return Object.freeze({
+    const common = {
       name,
       ...serviceOf(c, name, ''),
       connectTimeoutMs,
-      lbPolicy: LB_POLICIES[lb]!,
       protocol: compileProtocol(c.typed_extension_protocol_options, 'typed_extension_protocol_options'),
       circuitBreaker: compileCircuitBreaker(c.circuit_breakers, 'circuit_breakers'),
       outlierDetection: c.outlier_detection === undefined ? undefined : compileOutlier(c.outlier_detection, 'outlier_detection'),
-      edsServiceName: eds?.service_name || name,
-    });
+    };
+    if (c.type === 'ORIGINAL_DST') return Object.freeze({ ...common, lbPolicy: 'cluster-provided', originalDestination: compileOriginalDst(c) });
+    if (c.original_dst_lb_config !== undefined) invalid('original_dst_lb_config', 'is only for ORIGINAL_DST clusters');
+    const eds = c.eds_cluster_config;
+    if (eds?.eds_config !== undefined && eds.eds_config.config_source_specifier !== 'ads') invalid('eds_cluster_config.eds_config', 'must be ads');
+    const lb = enumOf(c.lb_policy, 'ROUND_ROBIN', Object.keys(LB_POLICIES), 'lb_policy');
+    return Object.freeze({ ...common, lbPolicy: LB_POLICIES[lb]!, edsServiceName: eds?.service_name || name });
   });
+}
+
+/**
+ * The ORIGINAL_DST part, as Envoy accepts it: the cluster picks the host itself (`CLUSTER_PROVIDED`), has
+ * no endpoints, and takes the destination from the connection (no header, no port override: the waypoint
+ * honours neither). `cleanup_interval`: how long an unused host is kept.
+ */
+function compileOriginalDst(c: envoy.Cluster): { readonly cleanupIntervalMs: number } {
+  enumOf(c.lb_policy, 'ROUND_ROBIN', ['CLUSTER_PROVIDED'], 'lb_policy');
+  refuseFields(c, ['eds_cluster_config'], '', 'is not allowed on an ORIGINAL_DST cluster (it has no endpoints)');
+  const o = c.original_dst_lb_config;
+  if (o !== undefined) {
+    if (o.use_http_header === true) invalid('original_dst_lb_config.use_http_header', 'is not supported (the destination is the tunnel\'s)');
+    refuseFields(o, ['http_header_name', 'upstream_port_override', 'metadata_key'], 'original_dst_lb_config');
+  }
+  const cleanupIntervalMs = optionalDurationMs(c.cleanup_interval, 'cleanup_interval', DEFAULT_CLEANUP_INTERVAL_MS);
+  if (cleanupIntervalMs <= 0) invalid('cleanup_interval', 'must be greater than 0');
+  return Object.freeze({ cleanupIntervalMs });
 }

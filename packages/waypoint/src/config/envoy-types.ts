@@ -314,6 +314,15 @@ export interface Cluster {
   metadata?: Metadata;
   load_assignment?: unknown;
   transport_socket?: unknown;
+  original_dst_lb_config?: OriginalDstLbConfig;
+  cleanup_interval?: ProtoDuration;
+}
+
+export interface OriginalDstLbConfig {
+  use_http_header?: boolean;
+  http_header_name?: string;
+  upstream_port_override?: UInt32Value;
+  metadata_key?: unknown;
 }
 
 export interface HttpProtocolOptions {

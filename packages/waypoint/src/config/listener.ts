@@ -3,6 +3,10 @@
  * chain matches, its HTTP chain (HttpConnectionManager: route configuration name, JWT, RBAC, path
  * normalization) and/or its TCP chain (TcpProxy with network RBAC). Route tables are joined in by the
  * snapshot builder once the named RouteConfigurations arrive.
+ *
+ * A chain without `destination_port` matches every port (Envoy's meaning), as the control plane binds a
+ * workload address: its bindings are keyed by the bare IP, and a tunnel takes an exact `ip:port` binding
+ * before the IP-wide one (`findBinding`).
  */
 import type { Binding, HttpChain, JwtAuthenticator, PathNormalization, TcpChain } from './types.js';
 import type * as envoy from './envoy-types.js';
@@ -34,8 +38,10 @@ export interface BindingSpec {
 
 export interface CompiledListener {
   readonly name: string;
-  /** By `ip:port` (IPv6 `[ip]:port`). */
+  /** By `ip:port` (IPv6 `[ip]:port`), or by the bare canonical IP for every port. */
   readonly bindings: ReadonlyMap<string, BindingSpec>;
+  /** Sorted: the IPs bound on every port (the keys of `bindings` without a port). */
+  readonly anyPortIps: readonly string[];
   /** Sorted, without duplicates: what to subscribe to next. */
   readonly routeConfigNames: readonly string[];
   /** Clusters named by TCP chains (HTTP chains name theirs through route configurations). */
@@ -162,16 +168,18 @@ function compileTcpChain(filters: readonly envoy.Filter[], at: string): TcpChain
   return Object.freeze({ kind: 'tcp', statPrefix, cluster, rbac: networkRbacPolicySet(rbac) });
 }
 
-/** The destinations a chain matches: every prefix range (a full-length address) with the port. */
+/**
+ * The destinations a chain matches: every prefix range (a full-length address) with the port, or the bare
+ * address when the chain has no `destination_port` (every port).
+ */
 function chainKeys(match: envoy.FilterChainMatch | undefined, at: string): string[] {
-  if (match === undefined) invalid(at, 'is required (destination_port and prefix_ranges)');
+  if (match === undefined) invalid(at, 'is required (prefix_ranges, and destination_port unless every port is meant)');
   refuseFields(match, ['address_suffix', 'suffix_len', 'transport_protocol'], at);
   for (const field of ['direct_source_prefix_ranges', 'source_prefix_ranges', 'source_ports', 'server_names'] as const) {
     if (list<unknown>(match[field]).length > 0) invalid(join(at, field), 'is not supported by the waypoint');
   }
   enumOf(match.source_type, 'ANY', ['ANY'], join(at, 'source_type'));
-  if (match.destination_port === undefined) invalid(join(at, 'destination_port'), 'is required');
-  const p = port(uint32(match.destination_port, 0), join(at, 'destination_port'));
+  const p = match.destination_port === undefined ? undefined : port(uint32(match.destination_port, 0), join(at, 'destination_port'));
   const ranges = list(match.prefix_ranges);
   if (ranges.length === 0) invalid(join(at, 'prefix_ranges'), 'is empty (each bound address is listed)');
   return ranges.map((r, i) => {
@@ -181,8 +189,16 @@ function chainKeys(match: envoy.FilterChainMatch | undefined, at: string): strin
     const full = ip.includes(':') ? 128 : 32;
     const len = uint32(r.prefix_len, 0);
     if (len !== full) invalid(join(where, 'prefix_len'), `${len} is not ${full} (each range is one bound address)`);
-    return addressKey(ip, p);
+    return p === undefined ? ip : addressKey(ip, p);
   });
+}
+
+/**
+ * The binding a tunnel to `ip:port` takes: the one bound to exactly `exactKey` (`addressKey(ip, port)`),
+ * else the one bound to `ip` on every port. `ip` must be canonical (`canonicalIp`), as the keys are.
+ */
+export function findBinding<B>(bindings: ReadonlyMap<string, B>, exactKey: string, ip: string): B | undefined {
+  return bindings.get(exactKey) ?? bindings.get(ip);
 }
 
 function chainKind(match: envoy.FilterChainMatch | undefined, at: string): 'http' | 'tcp' {
@@ -193,11 +209,12 @@ function chainKind(match: envoy.FilterChainMatch | undefined, at: string): 'http
   return invalid(join(at, 'application_protocols'), `${JSON.stringify(protocols)} is neither [http/1.1, h2c] (HTTP) nor empty (TCP)`);
 }
 
-function compileChain(chain: envoy.FilterChain, at: string, jwtOptions: JwtOptions): { name: string; keys: string[]; spec: ChainSpec } {
+function compileChain(chain: envoy.FilterChain, at: string, jwtOptions: JwtOptions): { name: string; keys: string[]; anyPort: boolean; spec: ChainSpec } {
   const name = chain.name ?? '';
   if (name === '') invalid(join(at, 'name'), 'is empty');
   refuseFields(chain, ['transport_socket'], at, 'is not supported (HBONE is terminated before the chain)');
   const keys = chainKeys(chain.filter_chain_match, join(at, 'filter_chain_match'));
+  const anyPort = chain.filter_chain_match?.destination_port === undefined;
   const kind = chainKind(chain.filter_chain_match, join(at, 'filter_chain_match'));
   const filters = list(chain.filters);
   if (filters.length === 0) invalid(join(at, 'filters'), 'is empty');
@@ -205,11 +222,11 @@ function compileChain(chain: envoy.FilterChain, at: string, jwtOptions: JwtOptio
     if (filters.length !== 1) invalid(join(at, 'filters'), `an HTTP chain has exactly one filter (http_connection_manager), not ${filters.length}`);
     const type = typeOf(filters[0]!.typed_config, join(at, 'filters[0]'));
     if (type !== HCM_TYPE) invalid(join(at, 'filters[0].typed_config.type_url'), `${type} is not ${HCM_TYPE} (the chain matches HTTP)`);
-    return { name, keys, spec: { kind: 'http', chain: compileHttpChain(filters[0]!, join(at, 'filters[0]'), jwtOptions) } };
+    return { name, keys, anyPort, spec: { kind: 'http', chain: compileHttpChain(filters[0]!, join(at, 'filters[0]'), jwtOptions) } };
   }
   const type = typeOf(filters[filters.length - 1]!.typed_config, join(at, `filters[${filters.length - 1}]`));
   if (type !== TCP_PROXY_TYPE) invalid(join(at, `filters[${filters.length - 1}].typed_config.type_url`), `${type} is not ${TCP_PROXY_TYPE} (a chain without application protocols is TCP)`);
-  return { name, keys, spec: { kind: 'tcp', chain: compileTcpChain(filters, at) } };
+  return { name, keys, anyPort, spec: { kind: 'tcp', chain: compileTcpChain(filters, at) } };
 }
 
 /**
@@ -226,6 +243,7 @@ export function compileListener(l: envoy.Listener, resourceName = '', jwtOptions
     const chainNames = new Set<string>();
     const routeConfigNames = new Set<string>();
     const tcpClusters = new Set<string>();
+    const anyPortIps = new Set<string>();
     for (const [i, chain] of list(l.filter_chains).entries()) {
       const at = `filter_chains[${i}]`;
       const compiled = compileChain(chain, at, jwtOptions);
@@ -233,6 +251,7 @@ export function compileListener(l: envoy.Listener, resourceName = '', jwtOptions
       chainNames.add(compiled.name);
       if (compiled.spec.kind === 'http') routeConfigNames.add(compiled.spec.chain.routeConfigName);
       else tcpClusters.add(compiled.spec.chain.cluster);
+      if (compiled.anyPort) for (const key of compiled.keys) anyPortIps.add(key);
       for (const key of compiled.keys) {
         const binding = building.get(key) ?? { name: compiled.name, destinationService: destinationServiceOf(compiled.name), http: undefined, tcp: undefined };
         if (binding[compiled.spec.kind] !== undefined) invalid(join(at, 'filter_chain_match'), `${key} already has a ${compiled.spec.kind.toUpperCase()} chain`);
@@ -252,6 +271,7 @@ export function compileListener(l: envoy.Listener, resourceName = '', jwtOptions
     return Object.freeze({
       name,
       bindings,
+      anyPortIps: Object.freeze([...anyPortIps].sort()),
       routeConfigNames: Object.freeze([...routeConfigNames].sort()),
       tcpClusters: Object.freeze([...tcpClusters].sort()),
     });

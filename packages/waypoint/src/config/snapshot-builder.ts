@@ -68,7 +68,15 @@ interface BuiltBinding {
 interface BuiltCluster {
   readonly spec: ClusterSpec;
   readonly assignment: CompiledLoadAssignment | undefined;
+  /** An ORIGINAL_DST cluster's targets. */
+  readonly targets: ReadonlyMap<string, Endpoint> | undefined;
   readonly cluster: Cluster;
+}
+
+/** ORIGINAL_DST targets as built, and the listener's every-port IPs they were built for. */
+interface BuiltTargets {
+  readonly ips: readonly string[];
+  readonly map: ReadonlyMap<string, Endpoint>;
 }
 
 /** A reference that did not resolve: `RouteConfiguration "name"`. */
@@ -101,6 +109,7 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
    */
   #builtClusters = new Map<string, BuiltCluster>();
   #builtBindings = new Map<string, BuiltBinding>();
+  #builtTargets: BuiltTargets | undefined;
   readonly #emptyTables = new Map<string, RouteTable>();
   /** When each still-missing reference was first missed. */
   readonly #missingSince = new Map<MissingKey, number>();
@@ -253,7 +262,7 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
     const names = new Set<string>();
     for (const c of clusters) {
       const spec = this.#clusters.get(c);
-      if (spec !== undefined) names.add(spec.edsServiceName);
+      if (spec !== undefined && 'edsServiceName' in spec) names.add(spec.edsServiceName);
     }
     return [...names].sort();
   }
@@ -339,6 +348,18 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
       for (const name of this.#wantedClusters(this.#wantedRoutes())) {
         const spec = this.#clusters.get(name);
         if (spec === undefined) continue;
+        if ('originalDestination' in spec) {
+          const targets = this.#originalTargets(listener.anyPortIps);
+          const previous = this.#builtClusters.get(name);
+          const cluster =
+            previous !== undefined && previous.spec === spec && previous.targets === targets
+              ? previous.cluster
+              : Object.freeze({ ...spec, endpoints: NO_ENDPOINTS, originalDestination: Object.freeze({ ...spec.originalDestination, targets }) });
+          for (const ip of listener.anyPortIps) endpointIps.add(ip);
+          clusters.set(name, cluster);
+          builtClusters.set(name, { spec, assignment: undefined, targets, cluster });
+          continue;
+        }
         const assignment = this.#assignments.get(spec.edsServiceName);
         const previous = this.#builtClusters.get(name);
         let cluster: Cluster;
@@ -350,7 +371,7 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
         }
         for (const e of cluster.endpoints) endpointIps.add(e.ip);
         clusters.set(name, cluster);
-        builtClusters.set(name, { spec, assignment, cluster });
+        builtClusters.set(name, { spec, assignment, targets: undefined, cluster });
       }
     }
     this.#endpointIps = endpointIps;
@@ -379,6 +400,23 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
       this.#emptyTables.set(name, empty);
     }
     return empty;
+  }
+
+  /**
+   * Where ORIGINAL_DST clusters may send: the IPs the listener binds on every port that have a workload
+   * Address, each with how to reach it. The same map while neither the IPs nor their Addresses changed.
+   */
+  #originalTargets(ips: readonly string[]): ReadonlyMap<string, Endpoint> {
+    const last = this.#builtTargets;
+    if (last !== undefined && last.ips === ips && !ips.some((ip) => this.#dirtyIps.has(ip))) return last.map;
+    const map = new Map<string, Endpoint>();
+    for (const ip of ips) {
+      // No Address, no target: the identity to expect is unknown, and plain text would skip mTLS.
+      if (this.#workloadsByIp.has(ip)) map.set(ip, this.#endpoint({ ip, port: 0, weight: 1, healthy: true, locality: NO_LOCALITY }));
+    }
+    const built = { ips, map: new ImmutableMap(map) };
+    this.#builtTargets = built;
+    return built.map;
   }
 
   #touchesDirty(assignment: CompiledLoadAssignment | undefined): boolean {
@@ -413,6 +451,8 @@ export class WaypointSnapshotBuilder extends EventEmitter<WaypointSnapshotEvents
 }
 
 const PLAIN: Endpoint['transport'] = Object.freeze({ kind: 'plain' });
+const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
+const NO_LOCALITY: Endpoint['locality'] = Object.freeze({ region: '', zone: '', subZone: '' });
 
 function intersects(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   for (const x of a) if (b.has(x)) return true;

@@ -305,7 +305,8 @@ export interface Binding {
 // Clusters and endpoints
 // ---------------------------------------------------------------------------------------------------
 
-export type LbPolicy = 'round-robin' | 'least-request' | 'random' | 'ring-hash' | 'maglev';
+/** `cluster-provided`: an ORIGINAL_DST cluster, whose host is the request's destination (no balancing). */
+export type LbPolicy = 'round-robin' | 'least-request' | 'random' | 'ring-hash' | 'maglev' | 'cluster-provided';
 
 export interface CircuitBreaker {
   readonly maxConnections: number;
@@ -365,7 +366,24 @@ export interface Cluster {
   readonly protocol: 'http1' | 'http2' | 'downstream';
   readonly circuitBreaker: CircuitBreaker;
   readonly outlierDetection: OutlierDetection | undefined;
+  /** Empty for an ORIGINAL_DST cluster. */
   readonly endpoints: readonly Endpoint[];
+  /** Set for an Envoy ORIGINAL_DST cluster (see `OriginalDestination`); absent for EDS clusters. */
+  readonly originalDestination?: OriginalDestination;
+}
+
+/**
+ * An ORIGINAL_DST cluster (Envoy's `lb_policy: CLUSTER_PROVIDED`): no endpoint list. A request goes to the
+ * address its tunnel was sent to (the CONNECT `:authority`, `ip:port`), on the port it was sent to; the
+ * control plane uses it for workload-addressed traffic, whose bindings take every port. The IP must be one
+ * the listener binds for every port and have a workload Address (anything else is `UH`): a request cannot
+ * be sent somewhere the listener does not bind, nor in plain text to an address whose identity is unknown.
+ */
+export interface OriginalDestination {
+  /** By canonical IP: how to reach it (its `port` is 0: the request's port is used). */
+  readonly targets: ReadonlyMap<string, Endpoint>;
+  /** A host unused this long is forgotten (Envoy `cleanup_interval`). */
+  readonly cleanupIntervalMs: number;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -377,7 +395,11 @@ export interface WaypointSnapshot {
   readonly version: string;
   /** This waypoint's own identity (`spiffe://…/ns/<ns>/sa/<gateway name>`). */
   readonly identity: string;
-  /** Bound destinations by `ip:port` (IPv6 as `[ip]:port`), one per address of each bound service port. */
+  /**
+   * Bound destinations by `ip:port` (IPv6 as `[ip]:port`), one per address of each bound service port,
+   * and by the bare canonical IP for an address bound on every port (a workload's). A tunnel takes the
+   * exact binding first, then the IP-wide one (`findBinding`).
+   */
   readonly bindings: ReadonlyMap<string, Binding>;
   readonly clusters: ReadonlyMap<string, Cluster>;
 }

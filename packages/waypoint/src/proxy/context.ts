@@ -38,7 +38,10 @@ export interface ProxyContext {
 
 export interface TunnelContext {
   readonly connection: ConnectionAttributes;
-  /** The binding key (`ip:port`) the tunnel was accepted for. */
+  /**
+   * The tunnel's destination as a binding key (`ip:port`, canonical IP): the binding is the one of that
+   * key, else the one of `connection.destinationIp` on every port (`findBinding`).
+   */
   readonly bindingKey: string;
   /** The client as `ip:port` (from `Forwarded: for=`, else the HBONE peer). */
   readonly sourceAddress: string;

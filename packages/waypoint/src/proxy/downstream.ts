@@ -1,7 +1,7 @@
 /**
  * The waypoint's front door: an HBONE server (mesh-core) presenting the waypoint's certificate, which
- * accepts a tunnel only for a destination (`ip:port` of the CONNECT) bound in the current snapshot, and
- * serves it in process:
+ * accepts a tunnel only for a destination (`ip:port` of the CONNECT) bound in the current snapshot (bound
+ * exactly, else its IP bound on every port: a workload address), and serves it in process:
  *
  * - a binding with only a TCP chain: relayed at once (server-first protocols work); its L4 policy is
  *   checked already when the tunnel is requested, so a denied client gets a 401 CONNECT response;
@@ -19,7 +19,9 @@ import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HboneServer, formatAuthority, parseAuthority, parseForwardedFor, type InboundTunnelRequest, type TunnelDecision } from '@ambit/mesh-core/hbone';
 import type { CertificateSource, Identity } from '@ambit/mesh-core/identity';
+import { findBinding } from '../config/listener.js';
 import type { ConnectionAttributes } from '../config/types.js';
+import { addressKey, canonicalIp } from '../policy/cidr.js';
 import { orUnknown, parseBaggage } from '../telemetry/metrics.js';
 import type { ProxyContext, TunnelContext } from './context.js';
 import { Http1ServerConnection, type Http1Request, type Http1Response, type Http1ServerHandlers } from '../http1/server-connection.js';
@@ -99,11 +101,12 @@ export class Downstream {
   }
 
   readonly #authorize = (req: InboundTunnelRequest): TunnelDecision => {
-    const key = formatAuthority(req.target);
-    const binding = this.#ctx.snapshot().bindings.get(key);
+    const connection = connectionOf(req);
+    const key = addressKey(connection.destinationIp, connection.destinationPort);
+    const binding = findBinding(this.#ctx.snapshot().bindings, key, connection.destinationIp);
     if (binding === undefined) return { status: 503, reason: `${key} is not bound to this waypoint` };
     if (binding.http === undefined && binding.tcp !== undefined && !binding.tcp.rbac.empty) {
-      const decision = binding.tcp.rbac.evaluate(connectionOf(req));
+      const decision = binding.tcp.rbac.evaluate(connection);
       if (!decision.allowed) return { status: 401, reason: `denied by policy ${decision.policy ?? '(none matched)'}: ${decision.reason}` };
     }
     return true;
@@ -114,8 +117,8 @@ export class Downstream {
       stream.destroy();
       return;
     }
-    const key = formatAuthority(req.target);
     const connection = connectionOf(req);
+    const key = addressKey(connection.destinationIp, connection.destinationPort);
     const baggage = parseBaggage(req.baggage);
     let workload: string | undefined;
     for (const [k, v] of baggage) if (/^k8s\.[a-z]+\.name$/.test(k) && k !== 'k8s.namespace.name' && k !== 'k8s.cluster.name' && k !== 'k8s.node.name') workload ??= v;
@@ -138,7 +141,7 @@ export class Downstream {
   };
 
   async #dispatch(stream: Duplex, tunnel: TunnelContext): Promise<void> {
-    const binding = this.#ctx.snapshot().bindings.get(tunnel.bindingKey);
+    const binding = findBinding(this.#ctx.snapshot().bindings, tunnel.bindingKey, tunnel.connection.destinationIp);
     if (binding === undefined) {
       stream.destroy();
       return;
@@ -166,7 +169,7 @@ export class Downstream {
       }
       case 'other':
       case 'empty': {
-        const tcp = this.#ctx.snapshot().bindings.get(tunnel.bindingKey)?.tcp;
+        const tcp = findBinding(this.#ctx.snapshot().bindings, tunnel.bindingKey, tunnel.connection.destinationIp)?.tcp;
         if (tcp !== undefined) {
           await tcpProxy(this.#ctx, tunnel, stream, head, tcp);
           return;
@@ -265,9 +268,11 @@ function sourceAddressOf(req: InboundTunnelRequest): string {
   return formatAuthority({ host: req.remoteAddress, port: req.remotePort });
 }
 
+/** The tunnel's attributes; the destination IP in canonical form, as binding keys and ORIGINAL_DST targets have it. */
 function connectionOf(req: InboundTunnelRequest): ConnectionAttributes {
   const addr = sourceAddressOf(req);
   const parsed = parseAuthority(addr);
   const sourceIp = typeof parsed === 'string' ? (isIP(addr) !== 0 ? addr : req.remoteAddress) : parsed.host;
-  return { sourcePrincipal: req.peerIdentity.uri, sourceIp, destinationIp: req.target.host, destinationPort: req.target.port };
+  const destinationIp = canonicalIp(req.target.host) ?? req.target.host;
+  return { sourcePrincipal: req.peerIdentity.uri, sourceIp, destinationIp, destinationPort: req.target.port };
 }

@@ -27,6 +27,7 @@ import type { ClusterState } from '../upstream/cluster-state.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { startExchange, type Exchange, type RequestHead, type UpstreamResponse } from '../upstream/exchange.js';
 import type { Host } from '../upstream/host.js';
+import type { Destination } from '../upstream/original-dst.js';
 import { recordOutcome, type AttemptOutcome } from '../upstream/outlier.js';
 import type { ProxyContext } from './context.js';
 import { localReply, resetDownstream } from './downstream-response.js';
@@ -45,6 +46,8 @@ export interface ForwardRequest {
   readonly headers: HeaderMap;
   readonly downstreamProtocol: 'http1' | 'http2';
   readonly hash: number | undefined;
+  /** Where the tunnel was sent: the host of an ORIGINAL_DST cluster. */
+  readonly destination: Destination;
   readonly src: BodySource;
   readonly bodyKnownEmpty: boolean;
   readonly res: DownstreamResponse;
@@ -97,7 +100,7 @@ export async function forward(ctx: ProxyContext, f: ForwardRequest): Promise<voi
   const body = new RequestBody(f.src, ctx.limits.retryBufferBytes);
   record.body = body;
   for (const m of action.mirrors) {
-    if (ctx.random() * 1_000_000 < m.ppm) mirror(ctx, m.cluster, { ...head, authority: shadowHost(f.authority), headers: { ...headers } }, f.downstreamProtocol, body, f.hash);
+    if (ctx.random() * 1_000_000 < m.ppm) mirror(ctx, m.cluster, { ...head, authority: shadowHost(f.authority), headers: { ...headers } }, f.downstreamProtocol, body, f.hash, f.destination);
   }
   await new Forwarding(ctx, f, cluster, protocol, head, body, wc).run();
 }
@@ -249,7 +252,7 @@ class Forwarding {
   async #attemptsHoldingRetrySlot(): Promise<void> {
     const record = this.#f.record;
     for (let attempt = 0; ; attempt++) {
-      const host = this.#cluster.pick(this.#ctx.clock.now(), this.#f.hash);
+      const host = this.#cluster.pick(this.#ctx.clock.now(), this.#f.hash, this.#f.destination);
       if (host === undefined) {
         this.#fail(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
         return;
@@ -467,10 +470,10 @@ export function drain(src: BodySource): void {
 }
 
 /** A mirrored copy: fire and forget, bounded by the mirror cluster's own circuit breaker. */
-function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downstream: 'http1' | 'http2', body: RequestBody, hash: number | undefined): void {
+function mirror(ctx: ProxyContext, clusterName: string, head: RequestHead, downstream: 'http1' | 'http2', body: RequestBody, hash: number | undefined, destination: Destination): void {
   const cluster = ctx.clusters.get(clusterName);
   if (cluster === undefined || cluster.counters.requests >= cluster.config.circuitBreaker.maxRequests) return;
-  const host = cluster.pick(ctx.clock.now(), hash);
+  const host = cluster.pick(ctx.clock.now(), hash, destination);
   if (host === undefined) return;
   const protocol = cluster.config.protocol === 'downstream' ? downstream : cluster.config.protocol;
   cluster.counters.requests++;

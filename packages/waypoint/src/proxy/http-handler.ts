@@ -9,6 +9,7 @@
  * router is the last filter), so an unknown path still needs a valid token and an allowed identity. The
  * snapshot is read once, when the request arrives; a swap during the request does not affect it.
  */
+import { findBinding } from '../config/listener.js';
 import type { ForwardAction, HttpChain, RequestAttributes, RequestAuthentication, Route, VirtualHost } from '../config/types.js';
 import { addHeader, firstValue, headerMapFromRaw, applyMutation, isEmptyMutation, type HeaderMap } from '../route/headers.js';
 import { parseTarget, type ParsedTarget } from '../route/path.js';
@@ -26,7 +27,7 @@ export async function handleRequest(ctx: ProxyContext, tunnel: TunnelContext, re
   const started = ctx.clock.now();
   const protocol = req.protocol;
   const snapshot = ctx.snapshot();
-  const binding = snapshot.bindings.get(tunnel.bindingKey);
+  const binding = findBinding(snapshot.bindings, tunnel.bindingKey, tunnel.connection.destinationIp);
   const host = (req.authority ?? tunnel.bindingKey).toLowerCase();
   const method = req.method;
   const record = new RequestRecord(method, req.url, host, protocol, binding?.destinationService ?? 'unknown', started);
@@ -157,6 +158,7 @@ async function route(
         headers,
         downstreamProtocol: protocol,
         hash: requestHash(action.hashPolicies, attrs, tunnel),
+        destination: tunnel.connection,
         src: req.body,
         bodyKnownEmpty: req.bodyKnownEmpty,
         res,

@@ -60,7 +60,8 @@ export class RequestRecord {
     if (this.body !== undefined) this.bytesReceived = this.body.bytes;
     const ep = this.upstream?.endpoint;
     const cluster = this.cluster?.config;
-    const service = cluster?.serviceHost ?? this.destinationService;
+    // A cluster without a service (ORIGINAL_DST: workload-addressed traffic) reports what the binding does.
+    const service = cluster?.serviceHost || this.destinationService;
     const [serviceName, serviceNamespace] = serviceParts(service);
     const dest = destinationLabels(ep);
     const destPrincipal = ep?.transport.kind === 'hbone' ? ep.transport.identity : undefined;

@@ -21,7 +21,7 @@ export async function tcpProxy(ctx: ProxyContext, tunnel: TunnelContext, stream:
     }
   }
   const cluster = ctx.clusters.get(chain.cluster);
-  const host = cluster?.pick(ctx.clock.now(), undefined);
+  const host = cluster?.pick(ctx.clock.now(), undefined, tunnel.connection);
   if (cluster === undefined || host === undefined) {
     ctx.logger.info({ ...log, response_flags: cluster === undefined ? 'NC' : 'UH' }, 'TCP connection refused: no upstream');
     stream.destroy();

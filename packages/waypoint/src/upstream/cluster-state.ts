@@ -1,7 +1,8 @@
 /**
  * One cluster as the data path sees it: its configuration (replaced on each snapshot), its hosts (kept
  * across snapshots by `ip:port`), its load balancer (rebuilt when the endpoints or the policy change) and
- * its circuit-breaker counters, which are cluster-wide as in Envoy.
+ * its circuit-breaker counters, which are cluster-wide as in Envoy. An ORIGINAL_DST cluster has no
+ * balancer: its hosts are the requests' destinations (`original-dst.ts`).
  */
 import type { Duplex } from 'node:stream';
 import type { Cluster } from '../config/types.js';
@@ -9,6 +10,7 @@ import { UpstreamError } from './errors.js';
 import { Host, hostKey } from './host.js';
 import { HostPool, type OpenStream } from './host-pool.js';
 import { createLoadBalancer, type LoadBalancer, type RandomSource } from './load-balancer.js';
+import { OriginalDstHosts, type Destination } from './original-dst.js';
 
 export interface ClusterCounters {
   connections: number;
@@ -28,6 +30,8 @@ export class ClusterState {
   /** The endpoint list and policy the balancer was built from. */
   #lbKey = '';
   readonly #waiters: (() => void)[] = [];
+  /** Set while the cluster is an ORIGINAL_DST one. */
+  #originalDst: OriginalDstHosts | undefined;
 
   constructor(config: Cluster, open: OpenStream, random: RandomSource) {
     this.config = config;
@@ -39,6 +43,22 @@ export class ClusterState {
   /** Applies a new configuration of the same cluster; hosts that stay keep their state. */
   update(config: Cluster): void {
     this.config = config;
+    if (config.originalDestination !== undefined) {
+      if (this.#originalDst === undefined) {
+        // It was an EDS cluster: its endpoints' hosts go.
+        for (const p of this.#pools.values()) p.close();
+        this.#pools.clear();
+        this.#originalDst = new OriginalDstHosts(config.originalDestination, (host) => this.#forget(host));
+        this.hosts = this.#originalDst.hosts;
+        this.#lbKey = '';
+      } else {
+        this.#originalDst.update(config.originalDestination);
+      }
+      this.wakePending();
+      return;
+    }
+    // An ORIGINAL_DST cluster that became an EDS one: its hosts are compared with the endpoints below.
+    this.#originalDst = undefined;
     const byKey = new Map(this.hosts.map((h) => [h.key, h]));
     const next: Host[] = [];
     for (const ep of config.endpoints) {
@@ -66,8 +86,19 @@ export class ClusterState {
     this.wakePending();
   }
 
-  pick(now: number, hash: number | undefined): Host | undefined {
+  /**
+   * A host for a request: the balancer's pick (`hash` for ring hash and Maglev), or for an ORIGINAL_DST
+   * cluster the host of the request's `destination` (undefined without one).
+   */
+  pick(now: number, hash: number | undefined, destination?: Destination): Host | undefined {
+    const od = this.#originalDst;
+    if (od !== undefined) return destination === undefined ? undefined : od.pick(now, destination);
     return this.#lb.pick(now, hash);
+  }
+
+  #forget(host: Host): void {
+    this.#pools.get(host)?.close();
+    this.#pools.delete(host);
   }
 
   pool(host: Host): HostPool {

@@ -38,8 +38,13 @@ export function createLoadBalancer(policy: LbPolicy, hosts: readonly Host[], ran
       return new RingHash(hosts, random);
     case 'maglev':
       return new Maglev(hosts, random);
+    case 'cluster-provided':
+      // An ORIGINAL_DST cluster: its host is the request's destination, never a balancer's pick.
+      return NO_PICK;
   }
 }
+
+const NO_PICK: LoadBalancer = Object.freeze({ pick: () => undefined });
 
 /** The hosts to choose from now: the available ones, or all of them in panic. */
 function candidates(hosts: readonly Host[], now: number): readonly Host[] {

@@ -1,11 +1,14 @@
 /**
  * The waypoints' configuration in Envoy's types, as `docs/waypoint.md` specifies it: for each waypoint
- * Gateway a Listener `waypoint/<namespace>/<name>` with filter chains for every Service port bound to it,
- * a RouteConfiguration per HTTP chain, and the Clusters and ClusterLoadAssignments they name.
+ * Gateway a Listener `waypoint/<namespace>/<name>` with filter chains for every Service port bound to it
+ * and, when it takes workload traffic, for every workload bound to it (workload-bindings.ts); a
+ * RouteConfiguration per service HTTP chain (and one shared by the waypoint's workload chains), and the
+ * Clusters and ClusterLoadAssignments they name.
  *
- * Everything but the endpoints depends on non-pod objects only, and is built once per such set of
- * objects (`buildWaypointFrame`, inside the model's frame); the endpoints follow pods
- * (`waypointResources`). Resources are keyed by name and sorted, so equal input gives equal output.
+ * Everything but the endpoints and the workload chains depends on non-pod objects only, and is built once
+ * per such set of objects (`buildWaypointFrame`, inside the model's frame); endpoints and workload chains
+ * follow pods (`waypointResources`). Resources are keyed by name and sorted, so equal input gives equal
+ * output.
  */
 import type { Address } from '@ambit/protos';
 import type { ModelContext } from '../context.js';
@@ -35,6 +38,7 @@ import {
 } from './envoy-builders.js';
 import type { Cluster, ClusterLoadAssignment, Filter, FilterChain, HttpConnectionManager, Listener, Route, RouteConfiguration } from './envoy-types.js';
 import { buildEndpoints, type WorkloadsPatch } from './endpoints.js';
+import { gatewayAddressKey, withWorkloadChains, type WorkloadBindingFrame, type WorkloadChainTemplate } from './workload-bindings.js';
 import { attachGatewayRoutes, gatewayApiRoutes, type GatewayRouteIndex, type RouteContext } from './gateway-api-routes.js';
 import { jwtAuthentication } from './jwt.js';
 import { PolicyTargets } from './policy-targets.js';
@@ -61,6 +65,8 @@ export interface WaypointFrame {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly identities: ReadonlyMap<string, string>;
   readonly endpointSpecs: readonly EndpointSpec[];
+  /** What workload-addressed chains are made of, for the waypoints that take workload traffic. */
+  readonly workloads: WorkloadBindingFrame;
 }
 
 /** The HTTP filter chain's protocols: what the waypoint recognizes as HTTP after sniffing. */
@@ -103,12 +109,20 @@ export function buildWaypointFrame(ctx: ModelContext, waypointIndex: WaypointInd
   };
   const listeners = new Map<string, Listener>();
   const identities = new Map<string, string>();
+  const templates = new Map<string, WorkloadChainTemplate>();
+  const byAddress = new Map<string, string>();
   for (const waypoint of waypoints) {
     const key = `${waypoint.namespace}/${waypoint.name}`;
     const chains: FilterChain[] = [];
     for (const binding of bindings.get(key) ?? []) {
       if (hasHttpChain(binding.protocol)) chains.push(httpChain(b, binding));
       if (hasTcpChain(binding.protocol)) chains.push(tcpChain(b, binding));
+    }
+    const addressKey = gatewayAddressKey(waypoint.address);
+    if ((waypoint.traffic === 'workload' || waypoint.traffic === 'all') && addressKey !== undefined) {
+      templates.set(key, workloadTemplate(b, waypoint));
+      // Two waypoints given one address cannot be told apart by the workloads naming it: the first keeps it.
+      if (!byAddress.has(addressKey)) byAddress.set(addressKey, key);
     }
     const name = `waypoint/${key}`;
     listeners.set(name, {
@@ -120,7 +134,7 @@ export function buildWaypointFrame(ctx: ModelContext, waypointIndex: WaypointInd
   }
   const { clusters, endpointSpecs } = b.clusters.build();
   const routes = new Map([...b.routes.keys()].sort().map((name) => [name, b.routes.get(name)!]));
-  return { listeners, routes, clusters, identities, endpointSpecs };
+  return { listeners, routes, clusters, identities, endpointSpecs, workloads: { templates, byAddress, httpProtocols: HTTP_PROTOCOLS } };
 }
 
 /**
@@ -129,7 +143,7 @@ export function buildWaypointFrame(ctx: ModelContext, waypointIndex: WaypointInd
  */
 export function waypointResources(frame: WaypointFrame, ctx: ModelContext, addresses: ReadonlyMap<string, Address>, patch?: WorkloadsPatch): WaypointResources {
   return {
-    listeners: frame.listeners,
+    listeners: withWorkloadChains(frame.listeners, frame.workloads, addresses, patch),
     routes: frame.routes,
     clusters: frame.clusters,
     endpoints: buildEndpoints(frame.endpointSpecs, ctx.pods, addresses, patch),
@@ -149,17 +163,37 @@ function targetedAuthentications(ctx: ModelContext): RequestAuthenticationObject
   return out;
 }
 
+/** What a chain enforces: the RequestAuthentications and AuthorizationPolicies bound to its destination. */
+interface ChainPolicies {
+  readonly authentication: readonly RequestAuthenticationObject[];
+  readonly authorization: readonly AuthorizationPolicyObject[];
+}
+
 function httpChain(b: Builders, binding: Binding): FilterChain {
   const name = chainName(binding, 'http');
-  const routes = routesFor(b, binding);
-  b.routes.set(name, {
+  const policies = { authentication: b.authentication.forBinding(binding), authorization: b.authorization.forBinding(binding) };
+  return {
     name,
-    virtual_hosts: [{ name: `${binding.service.hostname}:${binding.port.port}`, domains: ['*'], routes }],
-  });
+    filter_chain_match: {
+      prefix_ranges: binding.vips.map(cidrRange),
+      destination_port: { value: binding.port.port },
+      application_protocols: HTTP_PROTOCOLS,
+    },
+    filters: [connectionManager(b, name, `${binding.service.hostname}:${binding.port.port}`, routesFor(b, binding), policies)],
+  };
+}
+
+/**
+ * The HTTP connection manager of a chain, with its route configuration `name` (registered here; the
+ * manager's stat prefix too): JWT, the RBAC filters (DENY, then ALLOW), the fault filter when a route
+ * has a fault, the router.
+ */
+function connectionManager(b: Builders, name: string, virtualHost: string, routes: Route[], policies: ChainPolicies): Filter {
+  b.routes.set(name, { name, virtual_hosts: [{ name: virtualHost, domains: ['*'], routes }] });
   const filters: Filter[] = [];
-  const jwt = jwtAuthentication(b.ctx, b.authentication.forBinding(binding));
+  const jwt = jwtAuthentication(b.ctx, policies.authentication);
   if (jwt !== undefined) filters.push({ name: FILTER_JWT, typed_config: packAny(TYPE_JWT, jwt) });
-  const rbac = rbacFilters(b.ctx, b.authorization.forBinding(binding), false);
+  const rbac = rbacFilters(b.ctx, policies.authorization, false);
   if (rbac.deny !== undefined) filters.push({ name: FILTER_RBAC, typed_config: packAny(TYPE_HTTP_RBAC, { rules: rbac.deny }) });
   if (rbac.allow !== undefined) filters.push({ name: FILTER_RBAC, typed_config: packAny(TYPE_HTTP_RBAC, { rules: rbac.allow }) });
   if (routes.some((r) => r.typed_per_filter_config?.[FILTER_FAULT] !== undefined)) {
@@ -174,30 +208,52 @@ function httpChain(b: Builders, binding: Binding): FilterChain {
     merge_slashes: true,
     http_filters: filters,
   };
-  return {
-    name,
-    filter_chain_match: {
-      prefix_ranges: binding.vips.map(cidrRange),
-      destination_port: { value: binding.port.port },
-      application_protocols: HTTP_PROTOCOLS,
-    },
-    filters: [{ name: FILTER_HCM, typed_config: packAny(TYPE_HCM, hcm) }],
-  };
+  return { name: FILTER_HCM, typed_config: packAny(TYPE_HCM, hcm) };
 }
 
 function tcpChain(b: Builders, binding: Binding): FilterChain {
   const name = chainName(binding, 'tcp');
-  const filters: Filter[] = [];
-  const rbac = rbacFilters(b.ctx, b.authorization.forBinding(binding), true, binding.protocol === 'tcp');
-  if (rbac.deny !== undefined) filters.push({ name: FILTER_NETWORK_RBAC, typed_config: packAny(TYPE_NETWORK_RBAC, { stat_prefix: name, rules: rbac.deny }) });
-  if (rbac.allow !== undefined) filters.push({ name: FILTER_NETWORK_RBAC, typed_config: packAny(TYPE_NETWORK_RBAC, { stat_prefix: name, rules: rbac.allow }) });
   const cluster = b.clusters.forPort(binding.service, binding.port);
-  filters.push({ name: FILTER_TCP_PROXY, typed_config: packAny(TYPE_TCP_PROXY, { stat_prefix: name, cluster }) });
   return {
     name,
     filter_chain_match: { prefix_ranges: binding.vips.map(cidrRange), destination_port: { value: binding.port.port } },
-    filters,
+    filters: tcpFilters(b, name, b.authorization.forBinding(binding), cluster, binding.protocol === 'tcp'),
   };
+}
+
+/**
+ * A TCP chain's filters: network RBAC (DENY, then ALLOW; L4 rules only), then the TCP proxy to `cluster`.
+ * `reportHttp` false keeps quiet about HTTP attributes the chain cannot enforce (see `rbacFilters`).
+ */
+function tcpFilters(b: Builders, name: string, policies: readonly AuthorizationPolicyObject[], cluster: string, reportHttp: boolean): Filter[] {
+  const filters: Filter[] = [];
+  const rbac = rbacFilters(b.ctx, policies, true, reportHttp);
+  if (rbac.deny !== undefined) filters.push({ name: FILTER_NETWORK_RBAC, typed_config: packAny(TYPE_NETWORK_RBAC, { stat_prefix: name, rules: rbac.deny }) });
+  if (rbac.allow !== undefined) filters.push({ name: FILTER_NETWORK_RBAC, typed_config: packAny(TYPE_NETWORK_RBAC, { stat_prefix: name, rules: rbac.allow }) });
+  filters.push({ name: FILTER_TCP_PROXY, typed_config: packAny(TYPE_TCP_PROXY, { stat_prefix: name, cluster }) });
+  return filters;
+}
+
+/**
+ * The filters every workload chain of `waypoint` carries, built as a service port's are: the waypoint-wide
+ * policies (a pod is no policy target), and one route, without timeout or retries (Istio's inbound
+ * route for a pod), to the waypoint's ORIGINAL_DST cluster. The port is not declared, so there is an HTTP
+ * chain and a TCP chain and the waypoint sniffs; policy HTTP fields on the TCP chain fail closed quietly.
+ */
+function workloadTemplate(b: Builders, waypoint: Waypoint): WorkloadChainTemplate {
+  const key = `${waypoint.namespace}/${waypoint.name}`;
+  const cluster = b.clusters.originalDestination(waypoint);
+  const policies = { authentication: b.authentication.forWaypoint(waypoint), authorization: b.authorization.forWaypoint(waypoint) };
+  const routes: Route[] = [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: duration(NO_TIMEOUT_MS) } }];
+  return {
+    http: [connectionManager(b, workloadRouteName(waypoint), `${key}:*`, routes, policies)],
+    tcp: tcpFilters(b, `inbound-pod|*|tcp|${key}`, policies.authorization, cluster, false),
+  };
+}
+
+/** The route configuration (and stat prefix) shared by a waypoint's workload HTTP chains. */
+export function workloadRouteName(waypoint: Pick<Waypoint, 'namespace' | 'name'>): string {
+  return `inbound-pod|*|http|${waypoint.namespace}/${waypoint.name}`;
 }
 
 /** HTTPRoute/GRPCRoute routes when any attach; else the VirtualService's; else one route to the service. */

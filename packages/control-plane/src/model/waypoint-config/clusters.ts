@@ -1,6 +1,9 @@
 /**
  * Clusters: `outbound|<port>|<subset>|<hostname>`, one per (Service, port, subset) that some waypoint's
- * route, mirror or TCP proxy names, with the DestinationRule's settings.
+ * route, mirror or TCP proxy names, with the DestinationRule's settings; and, for a waypoint that takes
+ * workload traffic, `inbound-pod|*||<namespace>/<name>`: Envoy's ORIGINAL_DST cluster, which sends each
+ * connection to the address it was sent to (a workload address accepts every port, so no endpoint list
+ * could name the port; Istio's waypoint does the same with its `encap` cluster).
  *
  * Defaults are Envoy's and Istio's: round robin, a 10 s connect timeout, no circuit-breaker thresholds
  * (the waypoint applies Envoy's 1024 for each), no outlier detection. An `outlierDetection` block turns
@@ -18,7 +21,8 @@ import { portProtocol } from './bindings.js';
 import type { DestinationRuleIndex } from './destination-rules.js';
 import { effectiveSettings } from './destination-rules.js';
 import { TYPE_HTTP_PROTOCOL_OPTIONS, duration, packAny } from './envoy-builders.js';
-import type { CircuitBreakerThresholds, Cluster, HashPolicy } from './envoy-types.js';
+import type { CircuitBreakerThresholds, Cluster, EdsCluster, HashPolicy, OriginalDstCluster } from './envoy-types.js';
+import type { Waypoint } from '../waypoints.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const ISTIO_OUTLIER_DEFAULTS = { consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 10 };
@@ -41,9 +45,15 @@ export function clusterName(port: number, subset: string, hostname: string): str
   return `outbound|${port}|${subset}|${hostname}`;
 }
 
+/** The ORIGINAL_DST cluster of a waypoint's workload-addressed traffic: `inbound-pod|*||<namespace>/<name>`. */
+export function originalDstClusterName(waypoint: Pick<Waypoint, 'namespace' | 'name'>): string {
+  return `inbound-pod|*||${waypoint.namespace}/${waypoint.name}`;
+}
+
 export class ClusterSet {
   readonly #rules: DestinationRuleIndex;
   readonly #requested = new Map<string, { service: ServiceInfo; port: ServicePort; subset: string }>();
+  readonly #originalDst = new Set<string>();
 
   constructor(rules: DestinationRuleIndex) {
     this.#rules = rules;
@@ -71,6 +81,13 @@ export class ClusterSet {
     return name;
   }
 
+  /** Names (and so creates) the ORIGINAL_DST cluster of `waypoint`'s workload-addressed traffic. */
+  originalDestination(waypoint: Waypoint): string {
+    const name = originalDstClusterName(waypoint);
+    this.#originalDst.add(name);
+    return name;
+  }
+
   /** The route hash policy a cluster asks for (consistent hashing), or undefined. */
   hashPolicy(name: string): HashPolicy[] | undefined {
     const entry = this.#requested.get(name);
@@ -85,8 +102,13 @@ export class ClusterSet {
   build(): { clusters: Map<string, Cluster>; endpointSpecs: EndpointSpec[] } {
     const clusters = new Map<string, Cluster>();
     const endpointSpecs: EndpointSpec[] = [];
-    for (const name of [...this.#requested.keys()].sort()) {
-      const { service, port, subset } = this.#requested.get(name)!;
+    for (const name of [...this.#requested.keys(), ...this.#originalDst].sort()) {
+      const requested = this.#requested.get(name);
+      if (requested === undefined) {
+        clusters.set(name, originalDstCluster(name));
+        continue;
+      }
+      const { service, port, subset } = requested;
       const rule = this.#rules.get(service.hostname);
       const subsetSpec = rule?.subsets.find((s) => s.name === subset);
       const settings = effectiveSettings(rule, port.port, subsetSpec);
@@ -116,12 +138,26 @@ function hashPolicyOf(key: NonNullable<LoadBalancerSettings['consistentHash']>['
   }
 }
 
-function lbPolicy(lb: LoadBalancerSettings | undefined): Cluster['lb_policy'] {
+/**
+ * Istio's defaults, no DestinationRule (those name services, not workloads). The port was not declared
+ * anywhere, so the upstream speaks the client's protocol, as for an undeclared service port.
+ */
+function originalDstCluster(name: string): OriginalDstCluster {
+  return {
+    name,
+    type: 'ORIGINAL_DST',
+    connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+    lb_policy: 'CLUSTER_PROVIDED',
+    typed_extension_protocol_options: { [TYPE_HTTP_PROTOCOL_OPTIONS]: packAny(TYPE_HTTP_PROTOCOL_OPTIONS, { use_downstream_protocol_config: {} }) },
+  };
+}
+
+function lbPolicy(lb: LoadBalancerSettings | undefined): EdsCluster['lb_policy'] {
   if (lb?.consistentHash !== undefined) return lb.consistentHash.table === 'maglev' ? 'MAGLEV' : 'RING_HASH';
   return lb?.simple ?? 'ROUND_ROBIN';
 }
 
-function circuitBreakers(settings: TrafficPolicySettings): Cluster['circuit_breakers'] {
+function circuitBreakers(settings: TrafficPolicySettings): EdsCluster['circuit_breakers'] {
   const pool = settings.connectionPool;
   if (pool === undefined) return undefined;
   const thresholds: { -readonly [K in keyof CircuitBreakerThresholds]: CircuitBreakerThresholds[K] } = {};
@@ -141,7 +177,7 @@ function protocolOptions(port: ServicePort, settings: TrafficPolicySettings): ob
   return { use_downstream_protocol_config: {} };
 }
 
-function buildCluster(name: string, service: ServiceInfo, port: ServicePort, subset: string, settings: TrafficPolicySettings): Cluster {
+function buildCluster(name: string, service: ServiceInfo, port: ServicePort, subset: string, settings: TrafficPolicySettings): EdsCluster {
   const od = settings.outlierDetection;
   const breakers = circuitBreakers(settings);
   const metadata = {

@@ -73,7 +73,8 @@ export interface FilterChain {
   readonly name: string;
   readonly filter_chain_match: {
     readonly prefix_ranges: readonly CidrRange[];
-    readonly destination_port: UInt32Value;
+    /** Absent: every port (Envoy's meaning), as for a workload address. */
+    readonly destination_port?: UInt32Value;
     readonly application_protocols?: readonly string[];
   };
   readonly filters: readonly Filter[];
@@ -263,7 +264,8 @@ export interface OutlierDetection {
   readonly max_ejection_percent: UInt32Value;
 }
 
-export interface Cluster {
+/** A service port's cluster: endpoints from the ClusterLoadAssignment of the same name. */
+export interface EdsCluster {
   readonly name: string;
   readonly type: 'EDS';
   readonly eds_cluster_config: { readonly eds_config: { readonly ads: Record<string, never>; readonly resource_api_version: 'V3' }; readonly service_name: string };
@@ -274,6 +276,17 @@ export interface Cluster {
   readonly typed_extension_protocol_options: Readonly<Record<string, Any>>;
   readonly metadata: { readonly filter_metadata: { readonly istio: ProtoStruct } };
 }
+
+/** The cluster of workload-addressed traffic: no endpoints, each connection goes where it was addressed. */
+export interface OriginalDstCluster {
+  readonly name: string;
+  readonly type: 'ORIGINAL_DST';
+  readonly connect_timeout: Duration;
+  readonly lb_policy: 'CLUSTER_PROVIDED';
+  readonly typed_extension_protocol_options: Readonly<Record<string, Any>>;
+}
+
+export type Cluster = EdsCluster | OriginalDstCluster;
 
 export interface LbEndpoint {
   readonly endpoint: { readonly address: { readonly socket_address: { readonly address: string; readonly port_value: number } } };

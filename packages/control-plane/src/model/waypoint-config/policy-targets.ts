@@ -2,7 +2,9 @@
  * Which waypoint policies (AuthorizationPolicy and RequestAuthentication with `targetRefs`) apply to which
  * binding, as Istio attaches them: a `Gateway` target is the whole waypoint (every chain), a `Service`
  * target that Service's chains at its waypoint, and the `istio-waypoint` GatewayClass, from the root
- * namespace, every waypoint. Targets are in the policy's namespace. A target that does not exist, is not a
+ * namespace, every waypoint. Traffic addressed to a workload (a pod IP) is not a Service's: only the
+ * waypoint-wide policies apply to it (no target kind names a pod; istiod builds those chains without a
+ * policy service). Targets are in the policy's namespace. A target that does not exist, is not a
  * waypoint, or has no waypoint is reported: the policy is then enforced nowhere, which for an ALLOW policy
  * means it allows nothing it was meant to.
  */
@@ -78,9 +80,18 @@ export class PolicyTargets<T extends TargetedPolicy> {
 
   /** The policies that apply to `binding`, each once, in input order. */
   forBinding(binding: Binding): T[] {
+    return this.#collect(binding.waypoint, this.#byService.get(binding.service.resourceName));
+  }
+
+  /** The policies that apply to everything `waypoint` serves: what its workload-addressed chains carry. */
+  forWaypoint(waypoint: Waypoint): T[] {
+    return this.#collect(waypoint, undefined);
+  }
+
+  #collect(waypoint: Waypoint, service: readonly T[] | undefined): T[] {
     const out = new Set<T>(this.#everywhere);
-    for (const p of this.#byWaypoint.get(`${binding.waypoint.namespace}/${binding.waypoint.name}`) ?? []) out.add(p);
-    for (const p of this.#byService.get(binding.service.resourceName) ?? []) out.add(p);
+    for (const p of this.#byWaypoint.get(`${waypoint.namespace}/${waypoint.name}`) ?? []) out.add(p);
+    for (const p of service ?? []) out.add(p);
     return [...out].sort((a, b) => this.#order.get(a)! - this.#order.get(b)!);
   }
 }
