@@ -172,7 +172,9 @@ test.serial('an L7 rule in a selector policy is enforced by ztunnel: it fails cl
   // ztunnel cannot see methods: the rule is dropped, the ALLOW policy allows nothing, even a GET.
   await until(async () => !(await directServed()), () => 'ztunnel on node-b to refuse direct calls to api');
   // A connection that was open when the policy arrived is closed by the re-check ("closed after a policy
-  // change: …"); the line wanted is a new connection refused outright, which the polling above produced.
+  // change: …"), and that alone can end the polling above; the line wanted is a new connection refused
+  // outright, so one more call, made once the policy is known to be in force.
+  t.false(await directServed(), 'a direct call after the policy is refused');
   const line = await m.mesh.ztunnel('node-b').waitForLog(
     (r) => r['component'] === 'access' && r['dst.workload'] === 'api' && r['response_flags'] === 'DENY' && r['src.identity'] === 'spiffe://cluster.local/ns/shop/sa/client' && r['error'] === 'denied: no ALLOW policy matched',
     'a direct connection refused by the fail-closed policy',

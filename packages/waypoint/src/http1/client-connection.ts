@@ -15,11 +15,12 @@ import type { UpstreamResponse } from '../upstream/exchange.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { resetStream } from '../upstream/reset.js';
 import { BodyDecoder } from './body-decoder.js';
-import { CHUNK_SUFFIX, chunkPrefix, lastChunk, requestHead } from './encode.js';
+import { lastChunk, requestHead } from './encode.js';
 import { Http1Error } from './errors.js';
 import { connectionOptions, keepsAlive, responseFraming } from './framing.js';
 import { DEFAULT_MAX_HEAD_BYTES, findHeadEndFrom, parseResponseHead } from './head.js';
 import { IncomingBody, type InputControl } from './incoming-body.js';
+import { writeFramed } from './write-framed.js';
 
 export type RequestFraming = { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' } | { readonly kind: 'none' };
 
@@ -30,8 +31,6 @@ export interface Http1RequestHead {
   readonly headers: HeaderMap;
 }
 
-/** Body writes up to this size leave as one buffer with their framing (and the head, the first time). */
-const COALESCE_BYTES = 16 * 1024;
 
 export class Http1ClientConnection implements InputControl {
   readonly stream: Duplex;
@@ -311,25 +310,7 @@ export class ClientExchange implements BodySink {
     const stream = this.#conn.stream;
     const head = this.#head;
     this.#head = undefined;
-    const prefix = this.#chunked ? chunkPrefix(chunk.length) : undefined;
-    const extra = (head?.length ?? 0) + (prefix?.length ?? 0) + (this.#chunked ? 2 : 0);
-    if (extra === 0) return stream.write(chunk);
-    if (chunk.length + extra <= COALESCE_BYTES) {
-      const out = Buffer.allocUnsafe(chunk.length + extra);
-      let at = 0;
-      if (head !== undefined) at += out.write(head, at, 'latin1');
-      if (prefix !== undefined) at += out.write(prefix, at, 'latin1');
-      at += chunk.copy(out, at);
-      if (this.#chunked) CHUNK_SUFFIX.copy(out, at);
-      return stream.write(out);
-    }
-    stream.cork();
-    if (head !== undefined) stream.write(Buffer.from(head, 'latin1'));
-    if (prefix !== undefined) stream.write(Buffer.from(prefix, 'latin1'));
-    let ok = stream.write(chunk);
-    if (this.#chunked) ok = stream.write(CHUNK_SUFFIX);
-    stream.uncork();
-    return ok;
+    return writeFramed(stream, head, this.#chunked, chunk);
   }
 
   end(): this {

@@ -18,11 +18,12 @@ import { resetStream } from '../upstream/reset.js';
 import { contentLength, type HeaderMap } from '../route/headers.js';
 import type { DownstreamRequest, DownstreamResponse } from '../proxy/message.js';
 import { BodyDecoder } from './body-decoder.js';
-import { CHUNK_SUFFIX, chunkPrefix, lastChunk, responseHead } from './encode.js';
+import { lastChunk, responseHead } from './encode.js';
 import { Http1Error } from './errors.js';
 import { connectionOptions, keepsAlive, requestFraming, type Framing } from './framing.js';
 import { DEFAULT_MAX_HEAD_BYTES, findHeadEndFrom, parseRequestHead, type RequestHead } from './head.js';
 import { IncomingBody, type InputControl } from './incoming-body.js';
+import { writeFramed } from './write-framed.js';
 
 export interface Http1ServerHandlers {
   /** A request to answer on `res` (called while parsing: do not block). */
@@ -36,8 +37,6 @@ export interface Http1ServerHandlers {
   onProtocolError(err: Http1Error): void;
 }
 
-/** Responses are written as one buffer (head + chunk framing + data) up to this size; larger ones corked. */
-const COALESCE_BYTES = 16 * 1024;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 /** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
 function bodyless(status: number): boolean {
@@ -479,24 +478,7 @@ export class Http1Response extends EventEmitter implements DownstreamResponse {
     }
     const head = this.#head;
     this.#head = undefined;
-    const prefix = this.#chunked ? chunkPrefix(chunk.length) : undefined;
-    const extra = (head?.length ?? 0) + (prefix?.length ?? 0) + (this.#chunked ? 2 : 0);
-    if (chunk.length + extra <= COALESCE_BYTES) {
-      const out = Buffer.allocUnsafe(chunk.length + extra);
-      let at = 0;
-      if (head !== undefined) at += out.write(head, at, 'latin1');
-      if (prefix !== undefined) at += out.write(prefix, at, 'latin1');
-      at += chunk.copy(out, at);
-      if (this.#chunked) CHUNK_SUFFIX.copy(out, at);
-      return this.#conn.write(out);
-    }
-    this.#conn.cork();
-    if (head !== undefined) this.#conn.write(Buffer.from(head, 'latin1'));
-    if (prefix !== undefined) this.#conn.write(Buffer.from(prefix, 'latin1'));
-    let ok = this.#conn.write(chunk);
-    if (this.#chunked) ok = this.#conn.write(CHUNK_SUFFIX);
-    this.#conn.uncork();
-    return ok;
+    return writeFramed(this.#conn, head, this.#chunked, chunk);
   }
 
   end(chunk?: Buffer): this {
