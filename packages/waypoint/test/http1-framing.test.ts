@@ -6,7 +6,8 @@
 import test, { type ExecutionContext } from 'ava';
 
 import { Http1Error, type Http1ErrorCode } from '../src/http1/errors.js';
-import { connectionOptions, contentLength, keepsAlive, requestFraming, responseFraming, type Framing } from '../src/http1/framing.js';
+import { connectionOptions, contentLength, contentLengthOf, keepsAlive, requestFraming, responseFraming, type Framing } from '../src/http1/framing.js';
+import type { HeaderMap } from '../src/route/headers.js';
 import { findHeadEnd, parseRequestHead } from '../src/http1/head.js';
 
 function rejects(t: ExecutionContext, fn: () => unknown, code: Http1ErrorCode, status: number, message?: RegExp): void {
@@ -178,4 +179,18 @@ test('keepsAlive: HTTP/1.1 unless close; HTTP/1.0 only with keep-alive and witho
   t.true(keepsAlive(0, opts(false, true)));
   t.false(keepsAlive(0, opts(true, true)));
   t.false(keepsAlive(0, opts(true, false)));
+});
+
+test('contentLengthOf: the same rule on a header map; undefined when absent or not valid', (t) => {
+  const map = (v: string | string[] | undefined): HeaderMap => (v === undefined ? {} : { 'content-length': v });
+  t.is(contentLengthOf(map(undefined)), undefined);
+  t.is(contentLengthOf(map('12')), 12);
+  t.is(contentLengthOf(map('5, 5')), 5);
+  t.is(contentLengthOf(map(['7', '7'])), 7);
+  t.is(contentLengthOf(map(['7', '8'])), undefined);
+  t.is(contentLengthOf(map('5, 6')), undefined);
+  t.is(contentLengthOf(map('+5')), undefined);
+  t.is(contentLengthOf(map('')), undefined);
+  t.is(contentLengthOf(map([])), undefined);
+  t.is(contentLengthOf(map('9007199254740992')), undefined);
 });

@@ -5,6 +5,7 @@
  */
 import { CLASS, TOKEN, equalsIgnoreCase, nextComma, rangeEqualsIgnoreCase, skipOws, trimOwsEnd } from './chars.js';
 import { Http1Error, excerptString } from './errors.js';
+import type { HeaderMap } from '../route/headers.js';
 
 export type Framing = { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' } | { readonly kind: 'close' };
 
@@ -129,24 +130,45 @@ export function contentLength(rawHeaders: readonly string[]): number {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (name.length !== 14 || !equalsIgnoreCase(name, 'content-length')) continue;
-    const value = rawHeaders[i + 1]!;
-    const field = i / 2 + 1;
-    for (let a = 0; a <= value.length; ) {
-      const comma = nextComma(value, a);
-      const s = skipOws(value, a, comma);
-      const e = trimOwsEnd(value, s, comma);
-      let n = 0;
-      for (let j = s; j < e; j++) {
-        const d = value.charCodeAt(j) - 0x30;
-        if (d < 0 || d > 9) throw clError(field, name, value, 'is not a decimal length');
-        n = n * 10 + d;
-        if (n > Number.MAX_SAFE_INTEGER) throw clError(field, name, value, 'is larger than 2^53 - 1');
-      }
-      if (s === e) throw clError(field, name, value, 'has an empty length');
-      if (length >= 0 && n !== length) throw clError(field, name, value, `differs from the length ${length} given before (refused: request smuggling)`);
-      length = n;
-      a = comma + 1;
+    length = lengthField(rawHeaders[i + 1]!, length, i / 2 + 1, name);
+  }
+  return length;
+}
+
+/**
+ * `contentLength`'s rule for a header map (the proxy's, built from a message `contentLength` already
+ * accepted, or from HTTP/2): the single length, or undefined when there is none or it is not valid.
+ */
+export function contentLengthOf(headers: HeaderMap): number | undefined {
+  const v = headers['content-length'];
+  if (v === undefined) return undefined;
+  try {
+    if (typeof v === 'string') return lengthField(v, -1, 1, 'content-length');
+    let length = -1;
+    for (let i = 0; i < v.length; i++) length = lengthField(v[i]!, length, i + 1, 'content-length');
+    return length < 0 ? undefined : length;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One Content-Length field value (a comma list of equal lengths) given the length so far (-1: none). */
+function lengthField(value: string, length: number, field: number, name: string): number {
+  for (let a = 0; a <= value.length; ) {
+    const comma = nextComma(value, a);
+    const s = skipOws(value, a, comma);
+    const e = trimOwsEnd(value, s, comma);
+    let n = 0;
+    for (let j = s; j < e; j++) {
+      const d = value.charCodeAt(j) - 0x30;
+      if (d < 0 || d > 9) throw clError(field, name, value, 'is not a decimal length');
+      n = n * 10 + d;
+      if (n > Number.MAX_SAFE_INTEGER) throw clError(field, name, value, 'is larger than 2^53 - 1');
     }
+    if (s === e) throw clError(field, name, value, 'has an empty length');
+    if (length >= 0 && n !== length) throw clError(field, name, value, `differs from the length ${length} given before (refused: request smuggling)`);
+    length = n;
+    a = comma + 1;
   }
   return length;
 }

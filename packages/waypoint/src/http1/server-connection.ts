@@ -15,12 +15,12 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { resetStream } from '../upstream/reset.js';
-import { contentLength, type HeaderMap } from '../route/headers.js';
+import type { HeaderMap } from '../route/headers.js';
 import type { DownstreamRequest, DownstreamResponse } from '../proxy/message.js';
 import { BodyDecoder } from './body-decoder.js';
 import { lastChunk, responseHead } from './encode.js';
 import { Http1Error } from './errors.js';
-import { connectionOptions, keepsAlive, requestFraming, type Framing } from './framing.js';
+import { connectionOptions, contentLengthOf, keepsAlive, requestFraming, type Framing } from './framing.js';
 import { DEFAULT_MAX_HEAD_BYTES, findHeadEndFrom, parseRequestHead, type RequestHead } from './head.js';
 import { IncomingBody, type InputControl } from './incoming-body.js';
 import { writeFramed } from './write-framed.js';
@@ -444,7 +444,7 @@ export class Http1Response extends EventEmitter implements DownstreamResponse {
     this.#headersSent = true;
     let close = this.#conn.closeAfterResponse;
     let body: { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'none' };
-    const length = contentLength(headers);
+    const length = contentLengthOf(headers);
     if (bodyless(status) || this.#req.method === 'HEAD') {
       this.#noBody = true;
       // A HEAD response keeps the Content-Length the GET would have had.

@@ -64,16 +64,3 @@ export function isEmptyMutation(m: HeaderMutation): boolean {
 export function isHopByHopResponseHeader(name: string): boolean {
   return HOP_BY_HOP.has(name);
 }
-
-/** A single valid Content-Length from a header map (an array of identical values counts as one). */
-export function contentLength(headers: HeaderMap): number | undefined {
-  const v = headers['content-length'];
-  if (v === undefined) return undefined;
-  const s = typeof v === 'string' ? v : v.every((x) => x === v[0]) ? v[0] : undefined;
-  if (s === undefined || s.length === 0 || s.length > 15) return undefined;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return undefined;
-  }
-  return Number(s);
-}

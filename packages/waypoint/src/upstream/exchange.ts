@@ -13,7 +13,8 @@ import type { ClusterState } from './cluster-state.js';
 import { UpstreamError } from './errors.js';
 import type { Host } from './host.js';
 import { resetStream } from './reset.js';
-import { addHeader, contentLength, type HeaderMap } from '../route/headers.js';
+import { contentLengthOf } from '../http1/framing.js';
+import { addHeader, type HeaderMap } from '../route/headers.js';
 
 export interface RequestHead {
   readonly method: string;
@@ -82,7 +83,7 @@ function h1Exchange(conn: Http1ClientConnection, host: Host, head: RequestHead):
  * body was checked against it on the way in), none when it has no body, chunked otherwise.
  */
 function requestFraming(head: RequestHead): RequestFraming {
-  const length = contentLength(head.headers);
+  const length = contentLengthOf(head.headers);
   if (length !== undefined) return { kind: 'length', length };
   return head.bodyKnownEmpty ? { kind: 'none' } : { kind: 'chunked' };
 }
