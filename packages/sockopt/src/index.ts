@@ -106,18 +106,27 @@ export function transparentSocket(family: IpFamily, bindIp: string, bindPort: nu
   }
 }
 
+/** Options of `transparentListener`. */
+export interface TransparentListenerOptions {
+  /**
+   * SO_REUSEPORT: several listeners (one per worker thread) bind the same `ip:port` and the kernel spreads
+   * new connections across them, those a TPROXY rule steers included. Every listener of the group must set it.
+   */
+  readonly reusePort?: boolean;
+}
+
 /**
  * A listening TCP socket with IP_TRANSPARENT (and SO_REUSEADDR) on `ip:port`, for `server.listen({ fd })`:
  * it accepts connections a TPROXY rule steers to it, whatever their destination.
  */
-export function transparentListener(ip: string, port: number, backlog: number): number {
+export function transparentListener(ip: string, port: number, backlog: number, options: TransparentListenerOptions = {}): number {
   checkIp(ip);
   checkPort(port);
   if (!Number.isInteger(backlog) || backlog < 1 || backlog > 65535) {
     throw invalid(`backlog must be an integer from 1 to 65535, got ${String(backlog)}`);
   }
   try {
-    return native().transparentListener(ip, port, backlog);
+    return native().transparentListener(ip, port, backlog, options.reusePort === true ? 1 : 0);
   } catch (err) {
     throw syscallError(err, formatAddress(ip, port));
   }

@@ -15,7 +15,7 @@ export interface NativeSockopt {
   getMark(fd: number): number;
   getOriginalDst(fd: number): { address: string; port: number; family: 4 | 6 };
   transparentSocket(ip: string, port: number): number;
-  transparentListener(ip: string, port: number, backlog: number): number;
+  transparentListener(ip: string, port: number, backlog: number, reusePort: number): number;
   markedSocket(mark: number, family: 4 | 6): number;
 }
 

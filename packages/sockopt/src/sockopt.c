@@ -202,17 +202,22 @@ static napi_value TransparentSocket(napi_env env, napi_callback_info info) {
   return fd_result(env, fd);
 }
 
-/* A listening TCP socket with IP_TRANSPARENT, so it accepts TPROXY-ed connections for any destination. */
+/*
+ * A listening TCP socket with IP_TRANSPARENT, so it accepts TPROXY-ed connections for any destination.
+ * With `reuse_port` non-zero it also sets SO_REUSEPORT, so that several listeners (one per worker thread)
+ * share the port and the kernel spreads connections across them, TPROXY-ed ones included.
+ */
 static napi_value TransparentListener(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  int32_t port, backlog;
+  napi_value argv[4];
+  int32_t port, backlog, reuse_port;
   struct sockaddr_storage ss;
-  if (!args(env, info, 3, argv) || !int_arg(env, argv[1], &port) || !int_arg(env, argv[2], &backlog)) return NULL;
+  if (!args(env, info, 4, argv) || !int_arg(env, argv[1], &port) || !int_arg(env, argv[2], &backlog) || !int_arg(env, argv[3], &reuse_port)) return NULL;
   socklen_t len = addr_arg(env, argv[0], port, &ss);
   if (len == 0) return NULL;
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(env, errno, "socket");
   if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) != 0) return fail_close(env, fd, "setsockopt(SO_REUSEADDR)");
+  if (reuse_port && set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) return fail_close(env, fd, "setsockopt(SO_REUSEPORT)");
   const char *failed = set_transparent(fd, ss.ss_family);
   if (failed) return fail_close(env, fd, failed);
   if (bind(fd, (struct sockaddr *)&ss, len) != 0) return fail_close(env, fd, "bind");

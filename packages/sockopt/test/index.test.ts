@@ -83,6 +83,27 @@ rootTest('transparentListener serves through server.listen({ fd }) and accepted 
   t.deepEqual(accepted, [true]);
 });
 
+rootTest('reusePort lets two transparent listeners share a port and the kernel spreads connections over both', async (t) => {
+  const first = transparentListener('127.0.0.1', 0, 64, { reusePort: true });
+  const servers = [net.createServer((c) => c.end('a')), net.createServer((c) => c.end('b'))];
+  t.teardown(() => {
+    for (const s of servers) s.close();
+  });
+  servers[0]!.listen({ fd: first });
+  await once(servers[0]!, 'listening');
+  const { port } = servers[0]!.address() as net.AddressInfo;
+  servers[1]!.listen({ fd: transparentListener('127.0.0.1', port, 64, { reusePort: true }) });
+  await once(servers[1]!, 'listening');
+  // The group's choice hashes the client's address and port: 64 connections from different ports reach
+  // both listeners unless the kernel ignored SO_REUSEPORT (then the second bind would have failed anyway).
+  const seen = new Set<string>();
+  for (let i = 0; i < 64 && seen.size < 2; i++) seen.add(await readAll(net.connect({ host: '127.0.0.1', port })));
+  t.deepEqual([...seen].sort(), ['a', 'b']);
+  // A listener without the option cannot join the group.
+  const err = t.throws(() => transparentListener('127.0.0.1', port, 16), { instanceOf: SockoptError });
+  t.is(err?.errno, 'EADDRINUSE');
+});
+
 rootTest('a transparentSocket keeps its bind when net.Socket connects it', async (t) => {
   const server = await reportServer(t, { host: '127.0.0.1', port: 0 });
   const { port } = server.address() as net.AddressInfo;
