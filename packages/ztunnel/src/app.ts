@@ -16,17 +16,17 @@ import { HttpEndpoint, statsRoutes } from '@ambit/mesh-core/admin';
 import type { CertificateSource } from '@ambit/mesh-core/identity';
 import type { Clock } from '@ambit/mesh-core/lifecycle';
 import type { Logger } from '@ambit/mesh-core/telemetry';
-import { AccessLog } from './access-log.js';
 import { adminRoutes, readinessRoutes } from './admin/endpoints.js';
 import type { Config } from './config.js';
 import type { DrainOutcome } from './drain.js';
 import { LocalWorkloads, type CaptureControl, type WorkloadSecrets } from './local-workloads.js';
-import { ProxyMetrics } from './metrics.js';
 import type { UpstreamDialer } from './proxy/context.js';
-import { Proxy, type ProxyServers } from './proxy/proxy.js';
+import type { Proxy, ProxyServers } from './proxy/proxy.js';
+import { createProxy, ThreadDataPath, type DataPath } from './data-path.js';
 import { Readiness } from './readiness.js';
 import { snapshotDump } from './state/dump.js';
 import type { StateStore } from './state/store.js';
+import type { WorkerPool } from './workers/worker-pool.js';
 
 /** Whether the control plane's state has arrived (`XdsStateUpdater`; always synced for local config). */
 export interface SyncStatus {
@@ -55,15 +55,12 @@ export interface EndpointAddress {
   readonly port: number;
 }
 
-export interface ZtunnelOptions {
+export interface ZtunnelCommonOptions {
   readonly config: Config;
   readonly logger: Logger;
   readonly store: StateStore;
   readonly sync: SyncStatus;
   readonly secrets: CertificateSource & WorkloadSecrets;
-  readonly dialer: UpstreamDialer;
-  /** Listens the proxy's servers (on transparent sockets in production). */
-  readonly listen: (servers: ProxyServers) => Promise<Listeners>;
   readonly capture?: CaptureLifecycle;
   readonly registry?: Registry;
   readonly clock?: Clock;
@@ -73,25 +70,35 @@ export interface ZtunnelOptions {
   readonly onQuit?: () => void;
 }
 
+/**
+ * Where the data path runs: on this thread (a `Proxy`, dialling with `dialer`, its servers listened by
+ * `listen`: on transparent sockets in production), or on worker threads, which listen and dial themselves
+ * (docs/ztunnel.md, "More cores").
+ */
+export type DataPathPlan =
+  | { readonly dialer: UpstreamDialer; readonly listen: (servers: ProxyServers) => Promise<Listeners>; readonly workers?: undefined }
+  | { readonly workers: WorkerPool; readonly dialer?: undefined; readonly listen?: undefined };
+
+export type ZtunnelOptions = ZtunnelCommonOptions & DataPathPlan;
+
 export class Ztunnel {
   readonly config: Config;
   readonly registry: Registry;
   readonly readiness: Readiness;
-  readonly proxy: Proxy;
+  readonly dataPath: DataPath;
   readonly localWorkloads: LocalWorkloads;
   readonly #options: ZtunnelOptions;
   readonly #logger: Logger;
   readonly #endpoints: HttpEndpoint[];
   readonly #addresses: Record<string, EndpointAddress>;
   readonly #lifecycle: { stopped: boolean };
-  #listeners: Listeners | undefined;
   #draining: Promise<DrainOutcome> | undefined;
 
   private constructor(
     options: ZtunnelOptions,
     registry: Registry,
     readiness: Readiness,
-    proxy: Proxy,
+    dataPath: DataPath,
     local: LocalWorkloads,
     endpoints: HttpEndpoint[],
     addresses: Record<string, EndpointAddress>,
@@ -103,7 +110,7 @@ export class Ztunnel {
     this.#logger = options.logger;
     this.registry = registry;
     this.readiness = readiness;
-    this.proxy = proxy;
+    this.dataPath = dataPath;
     this.localWorkloads = local;
     this.#endpoints = endpoints;
     this.#addresses = addresses;
@@ -117,6 +124,7 @@ export class Ztunnel {
     const endpoints: HttpEndpoint[] = [];
     const addresses: Record<string, EndpointAddress> = {};
     let proxy: Proxy | undefined;
+    let dataPath: DataPath | undefined;
     let local: LocalWorkloads | undefined;
     let listeners: Listeners | undefined;
     let captureStarted = false;
@@ -128,14 +136,18 @@ export class Ztunnel {
       const ports = config.ports;
       const plan: [string, EndpointAddress, HttpEndpoint][] = [
         ['readiness', options.endpoints?.readiness ?? { host: '0.0.0.0', port: ports.readiness }, new HttpEndpoint('readiness', readinessRoutes(readiness), logger)],
-        ['stats', options.endpoints?.stats ?? { host: '0.0.0.0', port: ports.stats }, new HttpEndpoint('stats', statsRoutes(registry), logger)],
+        [
+          'stats',
+          options.endpoints?.stats ?? { host: '0.0.0.0', port: ports.stats },
+          new HttpEndpoint('stats', statsRoutes(options.workers === undefined ? registry : options.workers.metricsOf(registry)), logger),
+        ],
         [
           'admin',
           options.endpoints?.admin ?? { host: '127.0.0.1', port: ports.admin },
           new HttpEndpoint(
             'admin',
             adminRoutes({
-              configDump: () => (app === undefined ? { starting: true, config } : app.configDump()),
+              configDump: async () => (app === undefined ? { starting: true, config } : await app.configDump()),
               quit: () => options.onQuit?.(),
             }),
             logger,
@@ -149,22 +161,24 @@ export class Ztunnel {
         addresses[name] = { host: bound.address, port: bound.port };
       }
 
-      proxy = await Proxy.create({
-        nodeName: config.nodeName,
-        network: config.network,
-        trustDomain: config.trustDomain,
-        state: options.store,
-        certificates: options.secrets,
-        dialer: options.dialer,
-        metrics: new ProxyMetrics(registry),
-        accessLog: new AccessLog(logger),
-        logger,
-        ...(options.clock === undefined ? {} : { clock: options.clock }),
-        hbonePort: config.ports.inbound,
-        http2: config.http2,
-        pool: { maxStreamsPerConnection: config.poolMaxStreamsPerConnection, idleTimeoutMs: config.poolUnusedReleaseTimeoutMs },
-      });
-      const built = proxy;
+      const workers = options.workers;
+      if (workers === undefined) {
+        proxy = await createProxy(config, {
+          state: options.store,
+          certificates: options.secrets,
+          dialer: options.dialer,
+          registry,
+          logger,
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+        });
+        listeners = await options.listen(proxy.servers);
+        dataPath = new ThreadDataPath(proxy, listeners);
+      } else {
+        readiness.add({ name: 'workers', pending: () => workers.pending() });
+        await workers.start();
+        dataPath = workers;
+      }
+      const built = dataPath;
       local = new LocalWorkloads({
         nodeName: config.nodeName,
         state: options.store,
@@ -174,7 +188,6 @@ export class Ztunnel {
       });
       const follower = local;
       readiness.add({ name: 'certificates', pending: () => follower.pendingCertificates().map((uri) => `no certificate yet for ${uri}`) });
-      listeners = await options.listen(proxy.servers);
       local.start();
       const capture = options.capture;
       if (capture !== undefined) {
@@ -208,8 +221,7 @@ export class Ztunnel {
           );
         }
       }
-      app = new Ztunnel(options, registry, readiness, proxy, local, endpoints, addresses, lifecycle);
-      app.#listeners = listeners;
+      app = new Ztunnel(options, registry, readiness, dataPath, local, endpoints, addresses, lifecycle);
       logger.info({ node: config.nodeName, endpoints: addresses }, 'ztunnel started');
       return app;
     } catch (err) {
@@ -217,6 +229,7 @@ export class Ztunnel {
       local?.stop();
       proxy?.destroy();
       listeners?.destroy();
+      options.workers?.destroy();
       if (captureStarted) await options.capture?.close().catch((closeErr: unknown) => logger.error({ err: closeErr }, 'could not remove the capture rules'));
       for (const e of endpoints) e.destroy();
       throw err;
@@ -229,7 +242,7 @@ export class Ztunnel {
   }
 
   /** `/config_dump`. */
-  configDump(): Record<string, unknown> {
+  async configDump(): Promise<Record<string, unknown>> {
     const store = this.#options.store;
     return {
       config: this.config,
@@ -239,7 +252,7 @@ export class Ztunnel {
       localWorkloads: this.localWorkloads.workloads.map((w) => w.uid),
       certificates: this.localWorkloads.certificates(),
       capture: this.#options.capture?.status(),
-      proxy: this.proxy.stats(),
+      proxy: await this.dataPath.stats(),
     };
   }
 
@@ -255,11 +268,10 @@ export class Ztunnel {
   async #drain(): Promise<DrainOutcome> {
     this.#lifecycle.stopped = true;
     this.readiness.add({ name: 'drain', pending: () => ['shutting down'] });
-    this.#logger.info({ deadlineMs: this.config.drainDeadlineMs, connections: this.proxy.connections.size }, 'draining');
-    const outcome = await this.proxy.drain(this.config.drainDeadlineMs);
+    this.#logger.info({ deadlineMs: this.config.drainDeadlineMs }, 'draining');
+    const outcome = await this.dataPath.drain(this.config.drainDeadlineMs);
     this.#logger.info({ outcome }, outcome === 'drained' ? 'every connection finished' : 'drain deadline passed; closed the remaining connections');
     this.localWorkloads.stop();
-    this.#listeners?.destroy();
     try {
       await this.#options.capture?.close();
     } catch (err) {
@@ -273,8 +285,7 @@ export class Ztunnel {
   destroy(): void {
     this.#lifecycle.stopped = true;
     this.localWorkloads.stop();
-    this.proxy.destroy();
-    this.#listeners?.destroy();
+    this.dataPath.destroy();
     this.#options.capture?.destroy();
     for (const e of this.#endpoints) e.destroy();
   }

@@ -41,3 +41,13 @@ export class AuthzRequestError extends MeshError {
     super('ZT_ERR_AUTHZ_REQUEST', reason);
   }
 }
+
+/**
+ * A worker thread could not take a resource the main thread had accepted, or could not start: a bug or a
+ * version skew between the threads' code, never bad input (the main thread validated it).
+ */
+export class WorkerError extends MeshError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('ZT_ERR_WORKER', reason, options);
+  }
+}

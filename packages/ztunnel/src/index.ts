@@ -29,7 +29,7 @@ export {
 export type { LogLevel } from '@ambit/mesh-core/process';
 export { parseDuration, parseServerAddress } from './config-parse.js';
 export type { Env } from './config-parse.js';
-export { ConfigError, LocalConfigError, StateClosedError, AuthzRequestError } from './errors.js';
+export { ConfigError, LocalConfigError, StateClosedError, AuthzRequestError, WorkerError } from './errors.js';
 // State.
 export {
   StateStore,
@@ -127,4 +127,13 @@ export type { CaptureControl, CapturedWorkload, HeldCertificate, LocalWorkloadsO
 export { HttpEndpoint, statsRoutes } from '@ambit/mesh-core/admin';
 export { adminRoutes, readinessRoutes } from './admin/endpoints.js';
 export { Ztunnel } from './app.js';
-export type { CaptureLifecycle, EndpointAddress, Listeners, SyncStatus, ZtunnelOptions } from './app.js';
+export type { CaptureLifecycle, DataPathPlan, EndpointAddress, Listeners, SyncStatus, ZtunnelCommonOptions, ZtunnelOptions } from './app.js';
+export { createProxy, ThreadDataPath } from './data-path.js';
+export type { DataPath, DataPathStats, ProxyParts } from './data-path.js';
+// Worker threads (docs/ztunnel.md, "More cores").
+export { WireMirror, WireDecoder, keepingBytes, splitWired } from './state/wire.js';
+export type { WireChanges, WireListener, WireResource, WireUpdate, Wired } from './state/wire.js';
+export { WorkerPool, DEFAULT_RESTART_DELAY_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './workers/worker-pool.js';
+export type { WorkerPoolOptions } from './workers/worker-pool.js';
+export { ReplicaCertificates } from './workers/replica-certificates.js';
+export type { CertificateMessage, WorkerInit, WorkerListen } from './workers/protocol.js';

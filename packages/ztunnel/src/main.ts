@@ -15,13 +15,15 @@ import { SecretManager, type CaClient, type Identity, type WorkloadCertificate }
 import { connectCa, routeGrpcLogs, runMain, runUntilStopped, xdsConnectionOptions } from '@ambit/mesh-core/process';
 import { createLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { XdsClient, proxyNodeId } from '@ambit/xds';
-import { Ztunnel, type SyncStatus } from './app.js';
+import { Ztunnel, type DataPathPlan, type SyncStatus } from './app.js';
 import { CaptureListeners, CaptureManager, dialTransparent } from './capture/index.js';
 import { parseConfig, type Config } from './config.js';
 import { LocalConfigError } from './errors.js';
 import { applyLocalConfig, loadLocalConfig } from './state/local-config.js';
 import { StateStore } from './state/store.js';
+import { WireMirror } from './state/wire.js';
 import { XdsStateUpdater } from './state/xds-updater.js';
+import { WorkerPool } from './workers/worker-pool.js';
 
 /** Everything main owns besides the app, closed after it. */
 interface Owned {
@@ -30,6 +32,8 @@ interface Owned {
   ca?: CaClient;
   secrets?: SecretManager;
   store?: StateStore;
+  /** The state in wire form, kept only when worker threads run the data path. */
+  mirror?: WireMirror;
 }
 
 /** The secret manager, fetching from the CA on the workloads' behalf; without a CA every fetch fails clearly. */
@@ -50,9 +54,10 @@ async function secretsFor(config: Config, logger: Logger, owned: Owned): Promise
 async function stateFor(config: Config, logger: Logger, registry: Registry, owned: Owned): Promise<SyncStatus> {
   const store = new StateStore({ logger });
   owned.store = store;
+  if (config.workerThreads > 1) owned.mirror = new WireMirror();
   if (config.localXdsPath !== undefined) {
     const local = await loadLocalConfig(config.localXdsPath);
-    const snapshot = applyLocalConfig(store, local);
+    const snapshot = applyLocalConfig(store, local, owned.mirror);
     logger.info({ path: config.localXdsPath, workloads: snapshot.workloads.size, services: snapshot.services.size, policies: snapshot.policies.size }, 'local config applied');
   }
   if (config.xdsAddress === undefined) return { synced: true, pending: () => [] };
@@ -67,7 +72,7 @@ async function stateFor(config: Config, logger: Logger, registry: Registry, owne
     registry,
   });
   owned.xds = xds;
-  const updater = new XdsStateUpdater({ client: xds, store, logger });
+  const updater = new XdsStateUpdater({ client: xds, store, logger, ...(owned.mirror === undefined ? {} : { mirror: owned.mirror }) });
   owned.updater = updater;
   xds.start();
   return updater;
@@ -86,9 +91,6 @@ async function main(): Promise<number> {
   const config = parseConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
   routeGrpcLogs(logger);
-  if (config.workerThreads > 1) {
-    logger.warn({ workerThreads: config.workerThreads }, 'ZTUNNEL_WORKER_THREADS: the data path runs on one thread in this version (docs/ztunnel.md, "More cores"); using 1');
-  }
   const registry = new Registry();
   const owned: Owned = {};
   const capture = new CaptureManager({
@@ -101,23 +103,19 @@ async function main(): Promise<number> {
   const quitRequested = new Promise<string>((resolve) => (quit = () => resolve('quitquitquit')));
   try {
     const sync = await stateFor(config, logger, registry, owned);
-    owned.secrets = await secretsFor(config, logger, owned);
-    app = await Ztunnel.start({
-      config,
-      logger,
-      store: owned.store!,
-      sync,
-      secrets: owned.secrets,
-      registry,
-      capture,
-      dialer: { dial: (source, target) => dialTransparent(source, target, { mark: config.packetMark }) },
-      listen: (servers) =>
-        CaptureListeners.open(servers, {
-          mark: config.packetMark,
-          ports: { outbound: config.ports.outbound, inboundPlain: config.ports.inboundPlaintext, inboundHbone: config.ports.inbound },
-        }),
-      onQuit: () => quit(),
-    });
+    const secrets = await secretsFor(config, logger, owned);
+    owned.secrets = secrets;
+    const ports = { outbound: config.ports.outbound, inboundPlain: config.ports.inboundPlaintext, inboundHbone: config.ports.inbound };
+    const mirror = owned.mirror;
+    // One data-path thread (this one), or worker threads fed from this thread's xDS and secret manager.
+    const dataPath: DataPathPlan =
+      mirror === undefined
+        ? {
+            dialer: { dial: (source, target) => dialTransparent(source, target, { mark: config.packetMark }) },
+            listen: (servers) => CaptureListeners.open(servers, { mark: config.packetMark, ports }),
+          }
+        : { workers: new WorkerPool({ count: config.workerThreads, config, mirror, secrets, logger, listen: { ports, mark: config.packetMark, transparentDial: true } }) };
+    app = await Ztunnel.start({ config, logger, store: owned.store!, sync, secrets, registry, capture, onQuit: () => quit(), ...dataPath });
   } catch (err) {
     const reason = err instanceof LocalConfigError || err instanceof Error ? err.message : String(err);
     logger.fatal({ err }, `cannot start: ${reason}`);

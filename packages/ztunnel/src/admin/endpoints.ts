@@ -12,7 +12,7 @@ import type { Readiness } from '../readiness.js';
 
 
 export interface AdminActions {
-  /** The JSON for `/config_dump`. */
+  /** The JSON for `/config_dump` (a promise of it: worker threads are asked for their figures). */
   configDump(): unknown;
   /** `/quitquitquit`: starts the drain; the answer is sent before the process goes. */
   quit(): void;
@@ -21,7 +21,7 @@ export interface AdminActions {
 export function adminRoutes(actions: AdminActions): Routes {
   return {
     '/': { GET: () => text(200, 'ztunnel admin: GET /config_dump, POST /quitquitquit') },
-    '/config_dump': { GET: () => json(200, actions.configDump()) },
+    '/config_dump': { GET: async () => json(200, await actions.configDump()) },
     '/quitquitquit': {
       POST: () => {
         // After the response is written: the drain closes this very endpoint.

@@ -22,6 +22,8 @@ export interface TransparentListenOptions {
   readonly mark?: number;
   /** Default 511, Node's own default. */
   readonly backlog?: number;
+  /** SO_REUSEPORT, so that each worker thread listens on the same port (docs/ztunnel.md, "More cores"). */
+  readonly reusePort?: boolean;
 }
 
 const DEFAULT_BACKLOG = 511;
@@ -35,7 +37,7 @@ export async function listenTransparent(server: Server, options: TransparentList
   const where = `${host}:${options.port}`;
   let fd: number;
   try {
-    fd = transparentListener(host, options.port, options.backlog ?? DEFAULT_BACKLOG);
+    fd = transparentListener(host, options.port, options.backlog ?? DEFAULT_BACKLOG, { reusePort: options.reusePort === true });
   } catch (err) {
     throw listenError(where, err);
   }
@@ -75,6 +77,8 @@ export interface CaptureListenersOptions {
   readonly ports?: Partial<CapturePorts>;
   readonly mark?: number;
   readonly backlog?: number;
+  /** Each listener joins a SO_REUSEPORT group (one listener per worker thread on each port). */
+  readonly reusePort?: boolean;
 }
 
 type ListenerName = keyof CaptureServers;
@@ -121,6 +125,7 @@ export class CaptureListeners {
           ...(options.host === undefined ? {} : { host: options.host }),
           ...(options.mark === undefined ? {} : { mark: options.mark }),
           ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+          ...(options.reusePort === undefined ? {} : { reusePort: options.reusePort }),
         });
         opened.push(servers[name]);
       }

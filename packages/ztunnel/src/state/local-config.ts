@@ -27,12 +27,15 @@ import type { AddressResource } from './model.js';
 import { addressResourceName, addressResourceType, authorizationResourceType } from './resource-types.js';
 import type { ProxySnapshot } from './snapshot.js';
 import type { StateStore } from './store.js';
+import type { WireMirror, WireResource, Wired } from './wire.js';
 
 /** What a local config file holds, decoded and validated. */
 export interface LocalConfig {
   /** Workloads then services, in file order. */
   readonly addresses: readonly AddressResource[];
   readonly policies: readonly Policy[];
+  /** The same resources as protobuf bytes, for worker threads' replicas (`state/wire.ts`). */
+  readonly wire: { readonly addresses: readonly WireResource[]; readonly policies: readonly WireResource[] };
 }
 
 type ProtoType = MessageCodec<Address>['type'];
@@ -141,7 +144,7 @@ function cidrObject(text: string, path: string, problems: string[]): Record<stri
 }
 
 /** Encodes through the codec and decodes through the xDS resource type: the same checks as a push. */
-function roundTrip<P extends object, T>(codec: MessageCodec<P>, type: ResourceType<T>, object: Record<string, unknown>, path: string, problems: string[]): T | undefined {
+function roundTrip<P extends object, T>(codec: MessageCodec<P>, type: ResourceType<T>, object: Record<string, unknown>, path: string, problems: string[]): Wired<T> | undefined {
   let bytes: Uint8Array;
   try {
     bytes = codec.encode(object as P);
@@ -151,7 +154,7 @@ function roundTrip<P extends object, T>(codec: MessageCodec<P>, type: ResourceTy
     return undefined;
   }
   const result = type.decode(bytes, '');
-  if (result.ok) return result.value;
+  if (result.ok) return { value: result.value, bytes };
   problems.push(`${path}: ${result.reason}`);
   return undefined;
 }
@@ -180,6 +183,15 @@ export function parseLocalConfig(text: string, path: string): LocalConfig {
   const authorizationType = authorizationCodec().type;
   const addresses: AddressResource[] = [];
   const policies: Policy[] = [];
+  const wireAddresses: WireResource[] = [];
+  const wirePolicies: WireResource[] = [];
+  const keepAddress = (wired: Wired<AddressResource> | undefined, path: string): void => {
+    if (wired === undefined) return;
+    const name = addressResourceName(wired.value);
+    if (!unique(name, path)) return;
+    addresses.push(wired.value);
+    wireAddresses.push({ name, bytes: wired.bytes });
+  };
   const names = new Map<string, string>();
   const unique = (name: string, path: string): boolean => {
     const first = names.get(name);
@@ -196,16 +208,14 @@ export function parseLocalConfig(text: string, path: string): LocalConfig {
     const before = problems.length;
     const workload = toProtoObject(item, workloadType, path, problems);
     if (problems.length > before) continue;
-    const resource = roundTrip(addressCodec(), addressType, { workload }, path, problems);
-    if (resource !== undefined && unique(addressResourceName(resource), path)) addresses.push(resource);
+    keepAddress(roundTrip(addressCodec(), addressType, { workload }, path, problems), path);
   }
   for (const [i, item] of list('services').entries()) {
     const path = `services[${i}]`;
     const before = problems.length;
     const service = toProtoObject(item, serviceType, path, problems);
     if (problems.length > before) continue;
-    const resource = roundTrip(addressCodec(), addressType, { service }, path, problems);
-    if (resource !== undefined && unique(addressResourceName(resource), path)) addresses.push(resource);
+    keepAddress(roundTrip(addressCodec(), addressType, { service }, path, problems), path);
   }
   for (const [i, item] of list('policies').entries()) {
     const path = `policies[${i}]`;
@@ -213,10 +223,17 @@ export function parseLocalConfig(text: string, path: string): LocalConfig {
     const object = toProtoObject(item, authorizationType, path, problems);
     if (problems.length > before) continue;
     const policy = roundTrip<Authorization, Policy>(authorizationCodec(), policyType, object, path, problems);
-    if (policy !== undefined && unique(`policy ${policy.key}`, path)) policies.push(policy);
+    if (policy !== undefined && unique(`policy ${policy.value.key}`, path)) {
+      policies.push(policy.value);
+      wirePolicies.push({ name: policy.value.key, bytes: policy.bytes });
+    }
   }
   if (problems.length > 0) throw new LocalConfigError(path, problems);
-  return Object.freeze({ addresses: Object.freeze(addresses), policies: Object.freeze(policies) });
+  return Object.freeze({
+    addresses: Object.freeze(addresses),
+    policies: Object.freeze(policies),
+    wire: Object.freeze({ addresses: Object.freeze(wireAddresses), policies: Object.freeze(wirePolicies) }),
+  });
 }
 
 /** Reads and parses `path`; throws `LocalConfigError` (also when the file cannot be read). */
@@ -233,16 +250,21 @@ export async function loadLocalConfig(path: string): Promise<LocalConfig> {
 /**
  * Makes `config` the whole state of `store` in one snapshot: its resources are upserted, and everything
  * the store holds that the file does not is removed (so re-applying an edited file converges). Local mode
- * replaces xDS; do not feed one store from both.
+ * replaces xDS; do not feed one store from both. With a `mirror`, the same change is recorded in wire form.
  */
-export function applyLocalConfig(store: StateStore, config: LocalConfig): ProxySnapshot {
+export function applyLocalConfig(store: StateStore, config: LocalConfig, mirror?: WireMirror): ProxySnapshot {
   const current = store.current;
   const addressNames = new Set(config.addresses.map(addressResourceName));
   const policyNames = new Set(config.policies.map((p) => p.key));
   const staleAddresses = [...current.workloads.keys(), ...current.services.keys()].filter((name) => !addressNames.has(name));
   const stalePolicies = [...current.policies.keys()].filter((name) => !policyNames.has(name));
-  return store.apply({
+  const snapshot = store.apply({
     addresses: { upserts: config.addresses, removals: staleAddresses },
     authorizations: { upserts: config.policies, removals: stalePolicies },
   });
+  mirror?.record({
+    addresses: { upserts: config.wire.addresses, removals: staleAddresses },
+    authorizations: { upserts: config.wire.policies, removals: stalePolicies },
+  });
+  return snapshot;
 }

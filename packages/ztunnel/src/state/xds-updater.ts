@@ -8,13 +8,16 @@ import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '@ambit/protos';
 import type { AckEvent, Rejection, XdsClient } from '@ambit/xds';
 import { silentLogger, type Logger } from '@ambit/mesh-core/telemetry';
 import { StateClosedError } from '../errors.js';
-import { addressResourceType, authorizationResourceType } from './resource-types.js';
+import { addressResourceName, addressResourceType, authorizationResourceType } from './resource-types.js';
 import type { StateStore } from './store.js';
+import { keepingBytes, splitWired, type WireMirror } from './wire.js';
 
 export interface XdsStateUpdaterOptions {
   /** A client that has not been started yet (types must be registered before the first request). */
   readonly client: XdsClient;
   readonly store: StateStore;
+  /** Records every applied batch in wire form, for worker threads' replicas (docs/ztunnel.md, "More cores"). */
+  readonly mirror?: WireMirror;
   readonly logger?: Logger;
 }
 
@@ -35,8 +38,28 @@ export class XdsStateUpdater {
     this.#client = options.client;
     this.#store = options.store;
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'xds-state' });
-    this.#client.addType(addressResourceType(), (batch) => this.#guard('apply Address resources', () => this.#store.applyAddresses(batch)));
-    this.#client.addType(authorizationResourceType(), (batch) => this.#guard('apply Authorization resources', () => this.#store.applyAuthorizations(batch)));
+    const mirror = options.mirror;
+    if (mirror === undefined) {
+      this.#client.addType(addressResourceType(), (batch) => this.#guard('apply Address resources', () => this.#store.applyAddresses(batch)));
+      this.#client.addType(authorizationResourceType(), (batch) => this.#guard('apply Authorization resources', () => this.#store.applyAuthorizations(batch)));
+    } else {
+      this.#client.addType(keepingBytes(addressResourceType()), (wired) =>
+        this.#guard('apply Address resources', () => {
+          const { batch, wire } = splitWired(wired, addressResourceName);
+          const rejections = this.#store.applyAddresses(batch);
+          mirror.record({ addresses: wire });
+          return rejections;
+        }),
+      );
+      this.#client.addType(keepingBytes(authorizationResourceType()), (wired) =>
+        this.#guard('apply Authorization resources', () => {
+          const { batch, wire } = splitWired(wired, (policy) => policy.key);
+          const rejections = this.#store.applyAuthorizations(batch);
+          mirror.record({ authorizations: wire });
+          return rejections;
+        }),
+      );
+    }
     this.#client.on('ack', this.#onAck);
     for (const typeUrl of STATE_TYPE_URLS) this.#client.subscribe(typeUrl);
   }
