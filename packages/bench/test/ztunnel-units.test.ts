@@ -8,9 +8,11 @@ import { formatReport, idleConnFigures, summarise, targets, type ZtunnelReport }
 
 test('options: defaults, --quick, subsets in canonical order, and precise errors', (t) => {
   const d = parseZtunnelOptions([], '/r')!;
-  t.like(d, { bulkSeconds: 10, roundTrips: 20_000, warmup: 1_000, messageSize: 1024, idleConnections: 5_000, outDir: '/r', cpuProfDir: undefined, heapSnapshotDir: undefined, quick: false });
+  t.like(d, { bulkSeconds: 10, roundTrips: 20_000, warmup: 1_000, messageSize: 1024, streams: 1, workers: 1, idleConnections: 5_000, outDir: '/r', cpuProfDir: undefined, heapSnapshotDir: undefined, quick: false });
   t.deepEqual(d.cases, ['direct', 'ztunnel', 'c-tunnel']);
   t.like(parseZtunnelOptions(['--quick'], '/r'), { bulkSeconds: 2, roundTrips: 2_000, idleConnections: 500 });
+  t.like(parseZtunnelOptions(['--streams', '4', '--workers', '2'], '/r'), { streams: 4, workers: 2 });
+  t.throws(() => parseZtunnelOptions(['--workers', '0'], '/r'), { message: /--workers/ });
   t.deepEqual(parseZtunnelOptions(['--cases', 'c-tunnel,direct,direct'], '/r')!.cases, ['direct', 'c-tunnel']);
   t.like(parseZtunnelOptions(['--idle-conns', '0', '--cpu-prof', '/p'], '/r'), { idleConnections: 0, cpuProfDir: '/p', heapSnapshotDir: undefined });
   t.like(parseZtunnelOptions(['--heap-snapshot', '/h'], '/r'), { heapSnapshotDir: '/h' });
@@ -84,7 +86,7 @@ test('targets: PASS and MISS against the same run, n/a without a baseline; the t
     ...idleConnFigures(idle),
     suite: 'ztunnel',
     started_at: 'now',
-    config: { bulk_seconds: 10, round_trips: 100, message_size: 1024, idle_connections: 10, quick: false, node: 'v20', cpus: 2, load_average_at_start: [1, 1, 1], load_average_at_end: [2, 2, 2] },
+    config: { bulk_seconds: 10, round_trips: 100, message_size: 1024, streams: 1, workers: 1, idle_connections: 10, quick: false, node: 'v20', cpus: 2, load_average_at_start: [1, 1, 1], load_average_at_end: [2, 2, 2] },
     idle,
     targets: targets(cases, 5000),
   };
@@ -122,7 +124,7 @@ test('idle_conn_bytes is the larger end; each end and the sum are kept; all null
     ...none,
     suite: 'ztunnel',
     started_at: 'now',
-    config: { bulk_seconds: 1, round_trips: 1, message_size: 1, idle_connections: 0, quick: true, node: 'v20', cpus: 2, load_average_at_start: [0, 0, 0], load_average_at_end: [0, 0, 0] },
+    config: { bulk_seconds: 1, round_trips: 1, message_size: 1, streams: 4, workers: 2, idle_connections: 0, quick: true, node: 'v20', cpus: 2, load_average_at_start: [0, 0, 0], load_average_at_end: [0, 0, 0] },
     idle: null,
     targets: targets([], null),
   });

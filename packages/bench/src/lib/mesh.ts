@@ -16,6 +16,8 @@ export interface BenchMeshOptions {
   readonly tag: string;
   /** Node.js flags for the ztunnels (e.g. `--cpu-prof`). */
   readonly ztunnelNodeArgs?: readonly string[];
+  /** More environment for the ztunnels (e.g. `ZTUNNEL_WORKER_THREADS`). */
+  readonly ztunnelEnv?: Readonly<Record<string, string>>;
   /** Started once the ztunnels are ready (waypoints, say). */
   readonly extensions?: readonly MeshExtension[];
 }
@@ -31,7 +33,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<LocalMe
     prefix: `${options.tag}${Math.floor(Math.random() * 0xfffff).toString(36)}`,
     controlPlaneLogLevel: 'warn',
     // Only failures: a line per connection would cost the data path and fill memory with thousands of lines.
-    ztunnelEnv: { LOG_LEVEL: 'warn' },
+    ztunnelEnv: { LOG_LEVEL: 'warn', ...options.ztunnelEnv },
     ztunnelNodeArgs: options.ztunnelNodeArgs ?? [],
     ...(options.extensions !== undefined ? { extensions: options.extensions } : {}),
   });

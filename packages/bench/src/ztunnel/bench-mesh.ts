@@ -21,6 +21,6 @@ export const BENCH_MESH_YAML = benchClusterYaml('ztunnel', [
 ]);
 
 /** Starts the mesh (ztunnels on both nodes, `bench` not enrolled); its teardown is registered with `cleanup`. */
-export async function startZtunnelBenchMesh(cleanup: Cleanup, ztunnelNodeArgs: readonly string[]): Promise<LocalMesh> {
-  return await startBenchMesh({ cleanup, yaml: BENCH_MESH_YAML, tag: 'bz', ztunnelNodeArgs });
+export async function startZtunnelBenchMesh(cleanup: Cleanup, ztunnelNodeArgs: readonly string[], workerThreads = 1): Promise<LocalMesh> {
+  return await startBenchMesh({ cleanup, yaml: BENCH_MESH_YAML, tag: 'bz', ztunnelNodeArgs, ztunnelEnv: { ZTUNNEL_WORKER_THREADS: String(workerThreads) } });
 }

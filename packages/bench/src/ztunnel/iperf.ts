@@ -1,4 +1,4 @@
-/** Bulk throughput with iperf3 (C, both ends in the pods): `-t <seconds> -J`, one TCP stream. */
+/** Bulk throughput with iperf3 (C, both ends in the pods): `-t <seconds> -J`, one TCP stream or `-P` of them. */
 import { runToExit } from '../lib/child.js';
 import { BenchError } from '../lib/errors.js';
 import type { RunOptions } from '../lib/loadgen.js';
@@ -28,10 +28,10 @@ export function parseIperf(json: string): IperfResult {
   return { bytes, seconds };
 }
 
-/** Runs `iperf3 -c host -p port -t seconds -J` under `options.launcher` (in the client pod). */
-export async function runIperf(iperf3: string, host: string, port: number, seconds: number, options: RunOptions): Promise<IperfResult> {
+/** Runs `iperf3 -c host -p port -t seconds -P streams -J` under `options.launcher` (in the client pod). */
+export async function runIperf(iperf3: string, host: string, port: number, seconds: number, options: RunOptions, streams = 1): Promise<IperfResult> {
   const [command = iperf3, ...prefix] = options.launcher ?? [];
-  const args = ['-c', host, '-p', String(port), '-t', String(seconds), '-J'];
+  const args = ['-c', host, '-p', String(port), '-t', String(seconds), '-P', String(streams), '-J'];
   const { exit, stdout, child } = await runToExit('iperf3-client', command, options.launcher === undefined ? args : [...prefix, iperf3, ...args], options);
   // With -J, iperf3 reports its own failures as {"error": …} on stdout and exits 1.
   if (exit.code !== 0) {

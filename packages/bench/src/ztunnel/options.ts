@@ -14,6 +14,10 @@ export interface ZtunnelBenchOptions {
   /** Unmeasured round trips before them. */
   readonly warmup: number;
   readonly messageSize: number;
+  /** Parallel iperf3 streams (`-P`) in the bulk transfer. */
+  readonly streams: number;
+  /** `ZTUNNEL_WORKER_THREADS` of both ztunnels. */
+  readonly workers: number;
   /** Idle connections held open through the mesh for `idle_conn_bytes`; 0 skips the measurement. */
   readonly idleConnections: number;
   readonly cases: readonly CaseName[];
@@ -38,6 +42,8 @@ ztunnel's memory per idle proxied connection.
   --seconds N         seconds of bulk transfer per path (default 10)
   --round-trips N     measured ping-pong round trips (default 20000)
   --size N            bytes per ping-pong message (default 1024)
+  --streams N         parallel TCP streams in the bulk transfer (iperf3 -P; default 1)
+  --workers N         data-path worker threads of each ztunnel (ZTUNNEL_WORKER_THREADS; default 1)
   --idle-conns N      idle connections held through the mesh (default 5000; 0 skips it)
   --cases LIST        comma-separated subset of ${CASE_NAMES.join(',')} (default all)
   --cpu-prof DIR      run the ztunnels with --cpu-prof, profiles written to DIR when they exit
@@ -58,6 +64,8 @@ export function parseZtunnelOptions(args: readonly string[], defaultOutDir: stri
       seconds: { type: 'string' },
       'round-trips': { type: 'string' },
       size: { type: 'string' },
+      streams: { type: 'string' },
+      workers: { type: 'string' },
       'idle-conns': { type: 'string' },
       cases: { type: 'string' },
       'cpu-prof': { type: 'string' },
@@ -79,6 +87,8 @@ export function parseZtunnelOptions(args: readonly string[], defaultOutDir: stri
     roundTrips,
     warmup: Math.min(1_000, Math.ceil(roundTrips / 10)),
     messageSize: int('--size', v.size, 1) ?? 1024,
+    streams: int('--streams', v.streams, 1) ?? 1,
+    workers: int('--workers', v.workers, 1) ?? 1,
     idleConnections: int('--idle-conns', v['idle-conns'], 0) ?? (quick ? 500 : 5_000),
     cases: v.cases === undefined ? CASE_NAMES : subsetOption('--cases', v.cases, CASE_NAMES),
     outDir: path.resolve(v.out ?? defaultOutDir),

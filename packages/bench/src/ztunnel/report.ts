@@ -56,6 +56,8 @@ export interface ZtunnelReport {
     readonly bulk_seconds: number;
     readonly round_trips: number;
     readonly message_size: number;
+    readonly streams: number;
+    readonly workers: number;
     readonly idle_connections: number;
     readonly quick: boolean;
     readonly node: string;
@@ -143,10 +145,10 @@ export function formatReport(report: ZtunnelReport): string {
   for (const c of report.cases) {
     rows.push(line([c.case, fmt(c.throughput_MBps, 1), fmt(c.p50_us, 1), fmt(c.p99_us, 1), fmt(c.cpu_s_per_GiB, 2), fmt(c.rss_MB, 1)]));
   }
-  const { bulk_seconds, round_trips, message_size, load_average_at_start, load_average_at_end } = report.config;
+  const { bulk_seconds, round_trips, message_size, streams, workers, load_average_at_start, load_average_at_end } = report.config;
   rows.push(
     '',
-    `bulk: iperf3, one stream, ${bulk_seconds} s; ping-pong ${round_trips} x ${message_size} B (C load generator); pod to pod across nodes.`,
+    `bulk: iperf3, ${streams === 1 ? 'one stream' : `${streams} streams`}, ${bulk_seconds} s; ping-pong ${round_trips} x ${message_size} B (C load generator); pod to pod across nodes; ${workers === 1 ? 'one data-path thread' : `${workers} data-path worker threads`} per ztunnel.`,
     'CPU-s/GiB: both proxy processes of the path during the bulk run. RSS MB: peak (VmHWM) of the larger one.',
     `load average at start ${load_average_at_start.map((l) => l.toFixed(2)).join(' ')}, at end ${load_average_at_end.map((l) => l.toFixed(2)).join(' ')}`,
   );

@@ -74,7 +74,7 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
   if (options.heapSnapshotDir !== undefined) await mkdir(options.heapSnapshotDir, { recursive: true });
 
   log('starting the mesh: control plane, a ztunnel per node (namespace bench not enrolled)');
-  const mesh = await startZtunnelBenchMesh(cleanup, options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]);
+  const mesh = await startZtunnelBenchMesh(cleanup, options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`], options.workers);
   log(`mesh run ${mesh.cluster.prefix} up`);
   checkAborted(signal);
   await startServers(mesh, loadgen, options);
@@ -84,7 +84,7 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
   const measure = async (name: CaseName, proxies: readonly number[]): Promise<void> => {
     checkAborted(signal);
     const cpuBefore = await cpuOf(proxies);
-    const bulk = await onPath(name, 'bulk', () => runIperf(options.iperf3, SERVER_IP, PORTS.iperf3, options.bulkSeconds, run));
+    const bulk = await onPath(name, 'bulk', () => runIperf(options.iperf3, SERVER_IP, PORTS.iperf3, options.bulkSeconds, run, options.streams));
     const cpu = (await cpuOf(proxies)) - cpuBefore;
     checkAborted(signal);
     const pp = await onPath(name, 'ping-pong', () => runPingPong(loadgen, { host: SERVER_IP, port: PORTS.loadgen }, options.roundTrips, options.messageSize, options.warmup, run));
@@ -138,6 +138,8 @@ export async function runZtunnelBench(options: ZtunnelBenchOptions, ctx: SuiteCo
       bulk_seconds: options.bulkSeconds,
       round_trips: options.roundTrips,
       message_size: options.messageSize,
+      streams: options.streams,
+      workers: options.workers,
       idle_connections: options.idleConnections,
       quick: options.quick,
       node: process.version,
