@@ -1,7 +1,7 @@
 /**
  * ztunnels with two data-path worker threads each (`ZTUNNEL_WORKER_THREADS=2`, docs/ztunnel.md "More
  * cores") in the two-node testbed (helpers/ztunnel-mesh.ts): captured connections spread over both workers
- * of a node, every path still works (across nodes, on one node, a service VIP), a policy pushed through the
+ * of the client's node, every path still works (across nodes, on one node, a service VIP), a policy pushed through the
  * main thread's xDS closes a live connection in whichever worker holds it, `/metrics` and `/config_dump`
  * cover both workers, and SIGTERM drains the workers and removes the rules. One cluster for the file.
  */
@@ -40,12 +40,12 @@ function sumOf(metrics: string, name: string, ...labels: string[]): number {
     .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-test.serial('connections spread over both workers of each node; /metrics sums them and /config_dump shows each worker', async (t) => {
+test.serial('captured connections spread over both workers of the client node; /metrics sums them and /config_dump shows each worker', async (t) => {
   if (!rootOnly(t)) return;
   const m = mesh();
   const workers = { 'node-a': new Set<unknown>(), 'node-b': new Set<unknown>() };
-  // The kernel picks a worker's listener by each connection's hash: 24 connections reach both workers of a
-  // node unless the listeners do not share the port (odds of all on one of two: 2^-23).
+  // The kernel picks a worker's listener by each connection's hash: 24 captured connections reach both of
+  // node-a's workers unless the listeners do not share the port (odds of all on one of two: 2^-23).
   const COUNT = 24;
   for (let i = 0; i < COUNT; i++) {
     const r = await m.cluster.tcpEcho('client-a', POD_IP['web-b'], 8080, `spread ${i}`);
@@ -59,7 +59,9 @@ test.serial('connections spread over both workers of each node; /metrics sums th
     workers['node-b'].add(inbound['worker']);
   }
   t.deepEqual([...workers['node-a']].sort(), [0, 1], 'node-a: the access lines name the worker that carried each connection');
-  t.deepEqual([...workers['node-b']].sort(), [0, 1]);
+  // node-b's side is spread per HBONE connection, not per tunnel: each node-a worker pools one connection to
+  // web-b, and every tunnel rides one of those two, so both may land on the same node-b worker.
+  t.true([...workers['node-b']].every((w) => w === 0 || w === 1), `node-b workers: ${[...workers['node-b']].join(', ')}`);
 
   const source = (await m.httpGet('node-a', 15020, '/metrics')).body;
   t.is(sumOf(source, 'istio_tcp_connections_opened_total', 'reporter="source"', 'destination_workload="web-b"'), COUNT, source);
