@@ -61,9 +61,14 @@ test.serial('quick mode: every path carries HTTP/1.1 and HTTP/2 and proves it, a
       'http2: waypoint p99 - ztunnel p99 at the fixed rate (us)',
       'http1: waypoint/nginx requests per CPU-second',
       'http2: waypoint/nginx requests per CPU-second',
+      'http1: reference: nginx p99 - ztunnel p99 at the fixed rate (us)',
+      'http2: reference: nginx p99 - ztunnel p99 at the fixed rate (us)',
+      'http1: reference: waypoint path/nginx path requests per CPU-second (the L7 proxy and both ztunnels)',
+      'http2: reference: waypoint path/nginx path requests per CPU-second (the L7 proxy and both ztunnels)',
     ],
   );
-  for (const x of report.targets) t.is(typeof x.met, 'boolean', x.name);
+  for (const x of report.targets) t.is(typeof x.met, x.target === null ? 'object' : 'boolean', x.name);
+  for (const x of report.targets.filter((r) => r.target === null)) t.true(typeof x.value === 'number', x.name);
   t.regex(run.stdout, /^http1: waypoint p99 - ztunnel p99 at the fixed rate \(us\): -?[\d.]+ {2}\(target <= 1000: (PASS|MISS)\)$/m);
   t.regex(run.stdout, /^http2: waypoint\/nginx requests per CPU-second: [\d.]+ {2}\(target >= 0\.5: (PASS|MISS)\)$/m);
   t.deepEqual(meshNamespaces(meshRunName(run.stderr)), []);
