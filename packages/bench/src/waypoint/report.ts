@@ -179,7 +179,7 @@ export function formatReport(report: WaypointReport): string {
   rows.push('');
   for (const t of report.targets) {
     const verdict = t.target === null ? '' : t.met === null ? `(target ${t.target}: n/a)` : `(target ${t.target}: ${t.met ? 'PASS' : 'MISS'})`;
-    rows.push(`${t.name}: ${t.value === null ? 'n/a' : String(t.value)}  ${verdict}`);
+    rows.push(`${t.name}: ${t.value === null ? 'n/a' : String(t.value)}${verdict === '' ? '' : `  ${verdict}`}`);
   }
   return `${rows.join('\n')}\n`;
 }
