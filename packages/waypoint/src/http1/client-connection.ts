@@ -314,6 +314,18 @@ export class ClientExchange implements BodySink {
   }
 
   end(): this {
+    return this.#end(undefined);
+  }
+
+  /**
+   * Ends a chunked request with a trailer section. A request framed by Content-Length (or without a body)
+   * cannot carry one: the trailers are dropped, as Envoy drops them.
+   */
+  endWithTrailers(trailers: HeaderMap): void {
+    this.#end(this.#chunked ? trailers : undefined);
+  }
+
+  #end(trailers: HeaderMap | undefined): this {
     if (this.requestEnded || this.destroyed) return this;
     if (this.#remaining > 0) {
       this.#conn.destroy(new UpstreamError('WP_ERR_RESET', `${this.hostKey}: the request body ended ${this.#remaining} bytes short of its Content-Length`));
@@ -322,7 +334,14 @@ export class ClientExchange implements BodySink {
     this.requestEnded = true;
     const head = this.#head ?? '';
     this.#head = undefined;
-    const tail = this.#chunked ? lastChunk(undefined) : '';
+    let tail: string;
+    try {
+      tail = this.#chunked ? lastChunk(trailers) : '';
+    } catch (err) {
+      // A trailer value the encoder refuses (CR, LF, NUL): the request cannot be finished as it came.
+      this.#conn.destroy(new UpstreamError('WP_ERR_RESET', `${this.hostKey}: ${(err as Error).message}`, { cause: err }));
+      return this;
+    }
     if (head.length + tail.length > 0) this.#conn.stream.write(Buffer.from(head + tail, 'latin1'));
     this.#conn.settle(this);
     return this;

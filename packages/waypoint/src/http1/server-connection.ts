@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { resetStream } from '../upstream/reset.js';
-import type { HeaderMap } from '../route/headers.js';
+import { headerMapFromRaw, type HeaderMap } from '../route/headers.js';
 import type { DownstreamRequest, DownstreamResponse } from '../proxy/message.js';
 import { BodyDecoder } from './body-decoder.js';
 import { lastChunk, responseHead } from './encode.js';
@@ -51,9 +51,11 @@ export class Http1Request implements DownstreamRequest {
   readonly rawHeaders: readonly string[];
   readonly body: IncomingBody;
   readonly bodyKnownEmpty: boolean;
+  readonly mayHaveTrailers: boolean;
   readonly minor: 0 | 1;
   /** The `Upgrade` protocol asked for (with `Connection: upgrade`). */
   readonly upgrade: string | undefined;
+  #trailers: readonly string[] | undefined;
 
   constructor(head: RequestHead, framing: Framing, upgrade: string | undefined, input: InputControl) {
     this.method = head.method;
@@ -62,6 +64,7 @@ export class Http1Request implements DownstreamRequest {
     this.minor = head.minor;
     this.upgrade = upgrade;
     this.bodyKnownEmpty = framing.kind === 'length' && framing.length === 0;
+    this.mayHaveTrailers = framing.kind === 'chunked';
     this.body = new IncomingBody(input);
     let authority: string | undefined;
     const raw = head.rawHeaders;
@@ -72,6 +75,15 @@ export class Http1Request implements DownstreamRequest {
       }
     }
     this.authority = authority;
+  }
+
+  trailers(): HeaderMap | undefined {
+    return this.#trailers === undefined ? undefined : headerMapFromRaw(this.#trailers);
+  }
+
+  /** From the connection, before the body's end: the chunked body's trailer fields (`[name, value, …]`). */
+  receivedTrailers(raw: readonly string[] | undefined): void {
+    this.#trailers = raw;
   }
 }
 
@@ -256,6 +268,7 @@ export class Http1ServerConnection implements InputControl {
   #onBodyDone(): void {
     this.#bodyDone = true;
     const req = this.#req!;
+    req.receivedTrailers(this.#decoder.trailers);
     req.body.pushEnd();
     if (this.#responseDone) this.#next();
   }

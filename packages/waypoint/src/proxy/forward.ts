@@ -20,7 +20,7 @@
  */
 import type { ClientHttp2Stream } from 'node:http2';
 import type { ForwardAction, Route, VirtualHost, WeightedCluster } from '../config/types.js';
-import { applyMutation, firstValue, isEmptyMutation, type HeaderMap } from '../route/headers.js';
+import { applyMutation, firstValue, forwardableTrailers, isEmptyMutation, type HeaderMap } from '../route/headers.js';
 import { retriable } from '../route/retry-on.js';
 import { LazyAbort } from '../upstream/cancellation.js';
 import type { ClusterState } from '../upstream/cluster-state.js';
@@ -31,7 +31,7 @@ import type { Destination } from '../upstream/original-dst.js';
 import { recordOutcome, type AttemptOutcome } from '../upstream/outlier.js';
 import type { ProxyContext } from './context.js';
 import { localReply, resetDownstream } from './downstream-response.js';
-import type { BodySource, DownstreamResponse } from './message.js';
+import type { BodySource, DownstreamRequest, DownstreamResponse } from './message.js';
 import type { RequestRecord } from './record.js';
 import { RequestBody } from './request-body.js';
 
@@ -50,6 +50,8 @@ export interface ForwardRequest {
   readonly destination: Destination;
   readonly src: BodySource;
   readonly bodyKnownEmpty: boolean;
+  /** Where the body's trailers come from (the downstream request). */
+  readonly request: Pick<DownstreamRequest, 'trailers' | 'mayHaveTrailers'>;
   readonly res: DownstreamResponse;
   readonly record: RequestRecord;
 }
@@ -96,8 +98,8 @@ export async function forward(ctx: ProxyContext, f: ForwardRequest): Promise<voi
     return;
   }
   const protocol = config.protocol === 'downstream' ? f.downstreamProtocol : config.protocol;
-  const head: RequestHead = { method: f.method, path: f.path, authority: f.authority, headers, bodyKnownEmpty: f.bodyKnownEmpty };
-  const body = new RequestBody(f.src, ctx.limits.retryBufferBytes);
+  const head: RequestHead = { method: f.method, path: f.path, authority: f.authority, headers, bodyKnownEmpty: f.bodyKnownEmpty, mayHaveTrailers: f.request.mayHaveTrailers };
+  const body = new RequestBody(f.src, ctx.limits.retryBufferBytes, f.request);
   record.body = body;
   for (const m of action.mirrors) {
     if (ctx.random() * 1_000_000 < m.ppm) mirror(ctx, m.cluster, { ...head, authority: shadowHost(f.authority), headers: { ...headers } }, f.downstreamProtocol, body, f.hash, f.destination);
@@ -426,7 +428,7 @@ class Forwarding {
       this.#broken('UR');
       return;
     }
-    const trailers = r.trailers();
+    const trailers = forwardableTrailers(r.trailers());
     if (trailers !== undefined) {
       const g = firstValue(trailers, 'grpc-status');
       if (g !== undefined) record.grpcStatus = g;

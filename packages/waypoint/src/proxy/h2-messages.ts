@@ -7,8 +7,9 @@
  * waypoint benchmark's HTTP/2 case (h2load -c4 -m8, 1 KiB each way; 0.144-0.148 against 0.127-0.133 ms
  * per request, alternating runs on one machine), so it was not kept.
  */
-import type { Http2ServerRequest, Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { HeaderMap } from '../route/headers.js';
+import { fromH2Headers } from '../upstream/exchange.js';
 import { resetStream } from '../upstream/reset.js';
 import type { DownstreamRequest, DownstreamResponse } from './message.js';
 
@@ -22,7 +23,17 @@ export function h2Request(req: Http2ServerRequest): DownstreamRequest {
     rawHeaders: req.rawHeaders,
     body: req,
     bodyKnownEmpty: req.stream.endAfterHeaders,
+    mayHaveTrailers: !req.stream.endAfterHeaders && h['content-length'] === undefined,
+    trailers: () => trailersOf(req),
   };
+}
+
+/** The compatibility request's trailers (an empty object until a trailing HEADERS frame came) as a header map. */
+function trailersOf(req: Http2ServerRequest): HeaderMap | undefined {
+  const t = req.trailers as IncomingHttpHeaders | undefined;
+  if (t === undefined) return undefined;
+  for (const _ in t) return fromH2Headers(t);
+  return undefined;
 }
 
 export class H2Response implements DownstreamResponse {

@@ -161,6 +161,7 @@ async function route(
         destination: tunnel.connection,
         src: req.body,
         bodyKnownEmpty: req.bodyKnownEmpty,
+        request: req,
         res,
         record,
       });

@@ -23,6 +23,11 @@ export interface BodySource {
 export interface BodySink {
   write(chunk: Buffer): boolean;
   end(): unknown;
+  /**
+   * Ends the body with a trailer section. Only sinks that can carry one have it: a chunked HTTP/1.1 request,
+   * an HTTP/2 stream opened to wait for trailers. Elsewhere trailers are dropped, as Envoy does.
+   */
+  endWithTrailers?(trailers: HeaderMap): void;
   on(event: 'drain', listener: () => void): unknown;
   off(event: 'drain', listener: () => void): unknown;
   readonly writableNeedDrain: boolean;
@@ -45,6 +50,14 @@ export interface DownstreamRequest {
   readonly body: BodySource;
   /** The request has no body at all (HTTP/1.1 without Content-Length or chunked; HTTP/2 END_STREAM on HEADERS). */
   readonly bodyKnownEmpty: boolean;
+  /**
+   * Trailers may follow the body: HTTP/1.1 chunked, or HTTP/2 with a body and no Content-Length (gRPC and
+   * other streaming bodies). Known at the head, because an HTTP/2 upstream stream must be opened to wait for
+   * them; trailers on other requests are dropped.
+   */
+  readonly mayHaveTrailers: boolean;
+  /** The request's trailers, once the body has ended (undefined when there were none). */
+  trailers(): HeaderMap | undefined;
 }
 
 /** The response to a downstream request. */

@@ -8,12 +8,17 @@
  * - Replay: chunks are kept until the body passes `limit` bytes; after that the body cannot be replayed and
  *   `replayable` is false (no retry, and a mirror connected late is skipped).
  * - Per chunk: one bound listener, no allocation besides keeping the chunk.
+ * - Trailers: read from the request when its body ends, filtered (`forwardableTrailers`), and sent to every
+ *   sink that can carry them (`endWithTrailers`), replays and mirrors included; dropped where none can.
  */
-import type { BodySink, BodySource } from './message.js';
+import { forwardableTrailers, type HeaderMap } from '../route/headers.js';
+import type { BodySink, BodySource, DownstreamRequest } from './message.js';
 
 export class RequestBody {
   readonly #src: BodySource;
+  readonly #request: Pick<DownstreamRequest, 'trailers'> | undefined;
   readonly #limit: number;
+  #trailers: HeaderMap | undefined;
   #chunks: Buffer[] = [];
   #bytes = 0;
   #replayable = true;
@@ -22,9 +27,16 @@ export class RequestBody {
   readonly #mirrors = new Set<BodySink>();
   #started = false;
 
-  constructor(src: BodySource, limit: number) {
+  /** `request` gives the trailers once `src` has ended (none when absent). */
+  constructor(src: BodySource, limit: number, request?: Pick<DownstreamRequest, 'trailers'>) {
     this.#src = src;
     this.#limit = limit;
+    this.#request = request;
+  }
+
+  /** The trailers being forwarded, once the body has ended. */
+  get trailers(): HeaderMap | undefined {
+    return this.#trailers;
   }
 
   /** Bytes received from the client so far. */
@@ -48,7 +60,7 @@ export class RequestBody {
     this.#sink = sink;
     sink.on('drain', this.#onDrain);
     for (const c of this.#chunks) sink.write(c);
-    if (this.#ended) sink.end();
+    if (this.#ended) this.#end(sink);
     this.#start();
     if (!sink.writableNeedDrain) this.#src.resume();
   }
@@ -66,7 +78,7 @@ export class RequestBody {
   mirror(sink: BodySink): boolean {
     if (!this.#replayable) return false;
     for (const c of this.#chunks) sink.write(c);
-    if (this.#ended) sink.end();
+    if (this.#ended) this.#end(sink);
     else this.#mirrors.add(sink);
     this.#start();
     return true;
@@ -113,8 +125,15 @@ export class RequestBody {
 
   readonly #onEnd = (): void => {
     this.#ended = true;
-    this.#sink?.end();
-    for (const m of this.#mirrors) m.end();
+    this.#trailers = this.#request === undefined ? undefined : forwardableTrailers(this.#request.trailers());
+    if (this.#sink !== undefined) this.#end(this.#sink);
+    for (const m of this.#mirrors) this.#end(m);
     this.#mirrors.clear();
   };
+
+  #end(sink: BodySink): void {
+    const trailers = this.#trailers;
+    if (trailers !== undefined && sink.endWithTrailers !== undefined) sink.endWithTrailers(trailers);
+    else sink.end();
+  }
 }

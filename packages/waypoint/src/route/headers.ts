@@ -60,6 +60,56 @@ export function isEmptyMutation(m: HeaderMutation): boolean {
   return m.set.length === 0 && m.remove.length === 0;
 }
 
+/**
+ * Fields that must not be taken from a trailer section (RFC 9110 §6.5.1: framing, routing, authentication,
+ * request modifiers, response control data, content metadata) besides the hop-by-hop ones: a recipient
+ * would act on them as if they had come in the header section.
+ */
+const NOT_IN_TRAILERS = new Set([
+  ...HOP_BY_HOP,
+  'content-length',
+  'content-encoding',
+  'content-type',
+  'content-range',
+  'trailer',
+  'authorization',
+  'proxy-authorization',
+  'www-authenticate',
+  'proxy-authenticate',
+  'cookie',
+  'set-cookie',
+  'expect',
+  'max-forwards',
+  'range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'if-range',
+  'cache-control',
+  'pragma',
+  'age',
+  'expires',
+  'date',
+  'location',
+  'retry-after',
+  'vary',
+]);
+
+/**
+ * The trailer fields that may be forwarded, in a new map; undefined when none is left. Names are those of a
+ * header map (lower-case); pseudo-headers never reach here.
+ */
+export function forwardableTrailers(trailers: HeaderMap | undefined): HeaderMap | undefined {
+  if (trailers === undefined) return undefined;
+  let out: HeaderMap | undefined;
+  for (const name in trailers) {
+    if (NOT_IN_TRAILERS.has(name) || name.charCodeAt(0) === 58) continue;
+    (out ??= Object.create(null) as HeaderMap)[name] = trailers[name]!;
+  }
+  return out;
+}
+
 /** Header names never passed back to the client from an upstream response (hop-by-hop, framing). */
 export function isHopByHopResponseHeader(name: string): boolean {
   return HOP_BY_HOP.has(name);

@@ -24,6 +24,8 @@ export interface RequestHead {
   readonly headers: HeaderMap;
   /** The request has no body (framed upstream without one rather than chunked). */
   readonly bodyKnownEmpty: boolean;
+  /** Trailers may follow the body: an HTTP/2 stream is then opened to wait for them (`waitForTrailers`). */
+  readonly mayHaveTrailers: boolean;
 }
 
 export interface UpstreamResponse {
@@ -91,7 +93,10 @@ function requestFraming(head: RequestHead): RequestFraming {
 function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, onClose: () => void): Exchange {
   let stream: ClientHttp2Stream;
   try {
-    stream = session.request({ ...head.headers, ':method': head.method, ':path': head.path, ':authority': head.authority, ':scheme': 'http' }, { endStream: false });
+    stream = session.request(
+      { ...head.headers, ':method': head.method, ':path': head.path, ':authority': head.authority, ':scheme': 'http' },
+      head.mayHaveTrailers ? { endStream: false, waitForTrailers: true } : { endStream: false },
+    );
   } catch (err) {
     onClose();
     throw new UpstreamError('WP_ERR_RESET', `${host.key}: cannot open an HTTP/2 stream: ${(err as Error).message}`, { cause: err });
@@ -119,12 +124,75 @@ function h2Exchange(session: ClientHttp2Session, host: Host, head: RequestHead, 
   response.catch(noop);
   return {
     host,
-    sink: stream,
+    sink: head.mayHaveTrailers ? new TrailingStreamSink(stream) : stream,
     response,
     cancel: fail,
     reset: () => resetStream(stream, new UpstreamError('WP_ERR_RESET', `${host.key}: attempt abandoned`)),
   };
 }
+
+/**
+ * An HTTP/2 request stream opened with `waitForTrailers`: Node emits 'wantTrailers' after the last DATA
+ * frame and the stream stays open until trailers are sent, so the end always sends some (an empty set ends
+ * the stream as plainly as END_STREAM on DATA would). Only such requests pay for this wrapper.
+ */
+class TrailingStreamSink implements BodySink {
+  readonly #stream: ClientHttp2Stream;
+  #trailers: HeaderMap = EMPTY_TRAILERS;
+
+  constructor(stream: ClientHttp2Stream) {
+    this.#stream = stream;
+    stream.once('wantTrailers', () => {
+      try {
+        stream.sendTrailers(this.#trailers);
+      } catch (err) {
+        // A field Node refuses to encode: the upstream must not take the request as complete.
+        resetStream(stream, new UpstreamError('WP_ERR_RESET', `cannot send the request trailers: ${(err as Error).message}`, { cause: err }));
+      }
+    });
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.#stream.write(chunk);
+  }
+
+  end(): void {
+    this.#stream.end();
+  }
+
+  endWithTrailers(trailers: HeaderMap): void {
+    this.#trailers = trailers;
+    this.#stream.end();
+  }
+
+  on(event: 'drain', listener: () => void): this {
+    this.#stream.on(event, listener);
+    return this;
+  }
+
+  off(event: 'drain', listener: () => void): this {
+    this.#stream.off(event, listener);
+    return this;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.#stream.writableNeedDrain;
+  }
+
+  get writableLength(): number {
+    return this.#stream.writableLength;
+  }
+
+  get destroyed(): boolean {
+    return this.#stream.destroyed;
+  }
+
+  destroy(): void {
+    this.#stream.destroy();
+  }
+}
+
+const EMPTY_TRAILERS: HeaderMap = Object.freeze(Object.create(null) as HeaderMap);
 
 /** An HTTP/2 header object (pseudo-headers dropped) as a header map. */
 export function fromH2Headers(h: IncomingHttpHeaders): HeaderMap {
