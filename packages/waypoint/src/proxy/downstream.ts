@@ -5,16 +5,11 @@
  *
  * - a binding with only a TCP chain: relayed at once (server-first protocols work); its L4 policy is
  *   checked already when the tunnel is requested, so a denied client gets a 401 CONNECT response;
- * - otherwise the first bytes are sniffed: the HTTP/2 preface goes to an HTTP/2 server (prior knowledge),
- *   an HTTP/1.x request line to an HTTP/1.1 connection of our own (`http1/server-connection.ts`, which
- *   hands `Upgrade: h2c` back here, see `h2c.ts`), and anything else to the TCP chain, or is closed when
- *   there is none.
- *
- * The HTTP/2 server is Node's, fed each tunnel stream with `emit('connection')`; it never listens. One
- * serves every tunnel; the tunnel a request came on is found from its session, recorded when the stream
- * was handed over.
+ * - otherwise the first bytes are sniffed: the HTTP/2 preface goes to an HTTP/2 connection of our own
+ *   (prior knowledge, `http2/server-connection.ts`), an HTTP/1.x request line to an HTTP/1.1 connection of
+ *   our own (`http1/server-connection.ts`, which hands `Upgrade: h2c` back here, see `h2c.ts`), and
+ *   anything else to the TCP chain, or is closed when there is none.
  */
-import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HboneServer, formatAuthority, parseAuthority, parseForwardedFor, type InboundTunnelRequest, type TunnelDecision } from '@ambit/mesh-core/hbone';
@@ -26,7 +21,9 @@ import { orUnknown, parseBaggage } from '../telemetry/metrics.js';
 import type { ProxyContext, TunnelContext } from './context.js';
 import { Http1ServerConnection, type Http1Request, type Http1Response, type Http1ServerHandlers } from '../http1/server-connection.js';
 import type { Http1Error } from '../http1/errors.js';
-import { H2Response, h2Request } from './h2-messages.js';
+import { Http2ServerConnection, type Http2ServerHandlers } from '../http2/server-connection.js';
+import type { Http2Error } from '../http2/errors.js';
+import type { ServerStream } from '../http2/server-stream.js';
 import { checkH2cUpgrade, prefaceAndSettingsLength, readExactly, synthesizeUpgrade, upgradeFields } from './h2c.js';
 import { handleRequest } from './http-handler.js';
 import { sniff } from './sniff.js';
@@ -38,20 +35,16 @@ export interface DownstreamOptions {
   readonly trustDomain: string;
 }
 
-/** HTTP/2 settings of the inner (in-tunnel) server: windows as HBONE's, so a tunnel is never the bottleneck. */
 const SWITCHING_TO_H2C = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n', 'latin1');
 
+/** HTTP/2 settings of the inner (in-tunnel) connections: windows as HBONE's, so a tunnel is never the bottleneck. */
 const INNER_H2_SETTINGS = { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: 1000 };
 
 export class Downstream {
   readonly hbone: HboneServer;
   readonly #ctx: ProxyContext;
-  readonly #h2: Http2Server;
-  /** Tunnel context by inner HTTP/2 session. */
-  readonly #tunnels = new WeakMap<object, TunnelContext>();
-  /** The context of the stream being handed to the HTTP/2 server (its 'session' event is synchronous). */
-  #handing: TunnelContext | undefined;
-  readonly #sessions = new Set<ServerHttp2Session>();
+  /** Inner HTTP/2 connections, so that a drain can send each GOAWAY. */
+  readonly #h2Connections = new Set<Http2ServerConnection>();
   readonly #streams = new Set<Duplex>();
   /** HTTP/1.1 connections, so that a drain can end each after its response in progress. */
   readonly #h1Connections = new Set<Http1ServerConnection>();
@@ -59,8 +52,6 @@ export class Downstream {
 
   constructor(ctx: ProxyContext, o: DownstreamOptions) {
     this.#ctx = ctx;
-    this.#h2 = createH2Server({ settings: INNER_H2_SETTINGS }, this.#onH2Request);
-    this.#h2.on('session', this.#onSession);
     this.hbone = new HboneServer({
       identity: o.identity,
       certificates: o.certificates,
@@ -77,7 +68,7 @@ export class Downstream {
 
   /** Open tunnels (HTTP or TCP) and inner HTTP/2 sessions. */
   stats(): { tunnels: number; h2Sessions: number; hbone: { sessions: number; streams: number } } {
-    return { tunnels: this.#streams.size, h2Sessions: this.#sessions.size, hbone: this.hbone.stats() };
+    return { tunnels: this.#streams.size, h2Sessions: this.#h2Connections.size, hbone: this.hbone.stats() };
   }
 
   /**
@@ -88,14 +79,14 @@ export class Downstream {
   async close(): Promise<void> {
     this.#closing = true;
     const closed = this.hbone.close();
-    for (const s of this.#sessions) s.close();
+    for (const c of this.#h2Connections) c.close();
     for (const c of this.#h1Connections) c.close();
     await closed;
   }
 
   destroy(): void {
     this.#closing = true;
-    for (const s of this.#sessions) s.destroy();
+    for (const c of this.#h2Connections) c.destroy();
     for (const s of this.#streams) s.destroy();
     this.hbone.destroy();
   }
@@ -183,26 +174,21 @@ export class Downstream {
   }
 
   #serveH2(stream: Duplex, tunnel: TunnelContext): void {
-    this.#handing = tunnel;
-    try {
-      this.#h2.emit('connection', stream);
-    } finally {
-      this.#handing = undefined;
-    }
+    const handlers: Http2ServerHandlers = {
+      onRequest: (s: ServerStream): void => {
+        void handleRequest(this.#ctx, tunnel, s.request, s);
+      },
+      onProtocolError: (err: Http2Error): void => {
+        this.#ctx.logger.debug({ err, code: err.code, 'src.addr': tunnel.sourceAddress }, 'HTTP/2 protocol error');
+      },
+      onClose: (): void => {
+        this.#h2Connections.delete(conn);
+      },
+    };
+    const conn = new Http2ServerConnection(stream, handlers, INNER_H2_SETTINGS);
+    this.#h2Connections.add(conn);
+    if (this.#closing) conn.close();
   }
-
-  readonly #onSession = (session: ServerHttp2Session): void => {
-    const tunnel = this.#handing;
-    if (tunnel === undefined) {
-      session.destroy();
-      return;
-    }
-    this.#tunnels.set(session, tunnel);
-    this.#sessions.add(session);
-    session.on('error', (err: Error) => this.#ctx.logger.debug({ err }, 'inner HTTP/2 session error'));
-    session.once('close', () => this.#sessions.delete(session));
-    if (this.#closing) session.close();
-  };
 
   /** The callbacks of one tunnel's HTTP/1.1 connection. */
   #h1Handlers(tunnel: TunnelContext): Http1ServerHandlers {
@@ -216,15 +202,6 @@ export class Downstream {
       },
     };
   }
-
-  readonly #onH2Request = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
-    const tunnel = this.#tunnels.get(req.stream.session as object);
-    if (tunnel === undefined) {
-      res.stream.close();
-      return;
-    }
-    void handleRequest(this.#ctx, tunnel, h2Request(req), new H2Response(res));
-  };
 
   /** HTTP/1.1 `Upgrade`: h2c becomes an HTTP/2 connection answering the request on stream 1; others are refused. */
   #onUpgrade(req: Http1Request, socket: Duplex, bodyHead: Buffer, tunnel: TunnelContext): void {
