@@ -1,5 +1,6 @@
 /**
- * HTTP/1.1 `Upgrade: h2c` (RFC 7540 §3.2) for Node's HTTP/2 server, which has no API for it.
+ * HTTP/1.1 `Upgrade: h2c` (RFC 7540 §3.2) for the waypoint's HTTP/2 server connection (`http2/`), which
+ * only knows connections that begin with the preface.
  *
  * After the 101, the client sends the HTTP/2 preface and its first SETTINGS, and expects the upgrade
  * request to be answered on stream 1. We feed the HTTP/2 server a connection that begins as if the client
