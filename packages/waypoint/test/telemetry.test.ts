@@ -122,6 +122,22 @@ test('HTTP metrics: label sets whose joined values coincide stay separate series
   t.deepEqual(total?.values.map((v) => v.value), [2, 2]);
 });
 
+test('HTTP metrics: a request differing from the one before in any single label is its own series', async (t) => {
+  const registry = new Registry();
+  const metrics = new HttpMetrics(registry);
+  const observations: [HttpLabels, number, number, number][] = [];
+  for (const name of HTTP_LABEL_NAMES) {
+    // The same labels again (the last-series shortcut), then one label changed, then the first again.
+    const changed: HttpLabels = { ...LABELS, [name]: `changed-${name}` };
+    observations.push([LABELS, 1, 1, 1], [{ ...LABELS }, 2, 2, 2], [changed, 3, 3, 3], [LABELS, 4, 4, 4]);
+  }
+  for (const [labels, d, rq, rs] of observations) metrics.record(labels, d, rq, rs);
+  t.is(await registry.metrics(), await promClientReference(observations).metrics());
+  const total = (await registry.getMetricsAsJSON()).find((m) => m.name === 'istio_requests_total');
+  t.is(total?.values.length, HTTP_LABEL_NAMES.length + 1);
+  t.is(total?.values[0]?.value, 3 * HTTP_LABEL_NAMES.length);
+});
+
 test('HTTP metrics: the registry\'s resetMetrics starts every series over', async (t) => {
   const registry = new Registry();
   const metrics = new HttpMetrics(registry);
