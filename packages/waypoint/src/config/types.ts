@@ -30,9 +30,14 @@ export interface RequestAttributes {
   /** `:authority` / Host, lower case, port kept as sent. */
   readonly host: string;
   /** Every header by lower-case name; pseudo-headers are not included (see the fields above). */
-  readonly headers: ReadonlyMap<string, readonly string[]>;
+  readonly headers: HeaderLookup;
   /** `http` or `https` as the client used it (always `http` inside HBONE unless `x-forwarded-proto`). */
   readonly scheme: string;
+}
+
+/** Every value of a header, in order, by lower-case name (a `Map` is one). */
+export interface HeaderLookup {
+  get(name: string): readonly string[] | undefined;
 }
 
 /** The connection a request arrived on: who the client proved to be, and where it was going. */

@@ -10,7 +10,7 @@
  * snapshot is read once, when the request arrives; a swap during the request does not affect it.
  */
 import { findBinding } from '../config/listener.js';
-import type { ForwardAction, HttpChain, RequestAttributes, RequestAuthentication, Route, VirtualHost } from '../config/types.js';
+import type { ForwardAction, HeaderLookup, HttpChain, RequestAttributes, RequestAuthentication, Route, VirtualHost } from '../config/types.js';
 import { addHeader, firstValue, headerMapFromRaw, applyMutation, isEmptyMutation, type HeaderMap } from '../route/headers.js';
 import { parseTarget, type ParsedTarget } from '../route/path.js';
 import { redirectLocation, rewritePath } from '../route/rewrite.js';
@@ -69,14 +69,13 @@ async function route(
   method: string,
   protocol: 'http1' | 'http2',
 ): Promise<void> {
-  const attributes = attributeHeaders(req.rawHeaders);
   const attrs: RequestAttributes = {
     method,
     path: target.path,
     query: target.query,
     host,
-    headers: attributes,
-    scheme: (attributes.get('x-forwarded-proto')?.[0] ?? 'http').toLowerCase(),
+    headers: new AttributeHeaders(req.rawHeaders),
+    scheme: (firstRaw(req.rawHeaders, 'x-forwarded-proto') ?? 'http').toLowerCase(),
   };
   const vhost = selectVirtualHost(chain.routeTable, host);
   const matched = vhost === undefined ? undefined : selectRoute(vhost, attrs);
@@ -177,8 +176,25 @@ function responseMutations(route: Route, vhost: VirtualHost): HeaderMap {
   return headers;
 }
 
-/** Headers for matching and policy: every value of every header, in order, pseudo-headers left out. */
-function attributeHeaders(raw: readonly string[]): ReadonlyMap<string, readonly string[]> {
+/**
+ * Headers for matching and policy: every value of every header, in order, pseudo-headers left out. The map
+ * is built on the first lookup: most routes match on path alone and most policies on identity, so most
+ * requests never need it.
+ */
+class AttributeHeaders implements HeaderLookup {
+  readonly #raw: readonly string[];
+  #map: Map<string, string[]> | undefined;
+
+  constructor(raw: readonly string[]) {
+    this.#raw = raw;
+  }
+
+  get(name: string): readonly string[] | undefined {
+    return (this.#map ??= attributeMap(this.#raw)).get(name);
+  }
+}
+
+function attributeMap(raw: readonly string[]): Map<string, string[]> {
   const map = new Map<string, string[]>();
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -188,6 +204,15 @@ function attributeHeaders(raw: readonly string[]): ReadonlyMap<string, readonly 
     else list.push(raw[i + 1]!);
   }
   return map;
+}
+
+/** The first value of header `name` (lower case) in a raw list, without building a map. */
+function firstRaw(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === name.length && (n === name || n.toLowerCase() === name)) return raw[i + 1];
+  }
+  return undefined;
 }
 
 /** The request's hash for ring hash and Maglev, from the route's hash policies (undefined: none applied). */
