@@ -51,7 +51,7 @@ export function badValue(name: string, value: string): string | undefined {
 }
 
 /** Fields of HTTP/1.1 connection management, which HTTP/2 must not carry (§8.2.2). */
-function isConnectionSpecific(name: string): boolean {
+export function isConnectionSpecific(name: string): boolean {
   switch (name) {
     case 'connection':
     case 'keep-alive':

@@ -11,7 +11,7 @@ import { addHeader, type HeaderMap } from '../route/headers.js';
 import { IncomingBody, type InputControl } from '../http1/incoming-body.js';
 import type { DownstreamRequest, DownstreamResponse } from '../proxy/message.js';
 import { Http2Error } from './errors.js';
-import { badName, badValue, type RequestHead } from './fields.js';
+import { badName, badValue, isConnectionSpecific, type RequestHead } from './fields.js';
 import { ErrorCode } from './frames.js';
 
 /** What a stream asks of its connection. */
@@ -307,15 +307,7 @@ export function fieldList(headers: HeaderMap, status: string | undefined): strin
   const out: string[] = status === undefined ? [] : [':status', status];
   for (const raw in headers) {
     const name = hasUpper(raw) ? raw.toLowerCase() : raw;
-    switch (name) {
-      case 'connection':
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'transfer-encoding':
-      case 'upgrade':
-      case 'host':
-        continue;
-    }
+    if (name === 'host' || isConnectionSpecific(name)) continue;
     const problem = badName(name);
     if (problem !== undefined) throw new Http2Error('H2_INVALID_HEADER', ErrorCode.INTERNAL_ERROR, problem);
     const value = headers[raw]!;
