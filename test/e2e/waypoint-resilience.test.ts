@@ -34,7 +34,9 @@ test.serial('the circuit breaker: with one request allowed and one pending, conc
   t.deepEqual(Object.keys(statuses).sort(), ['200', '503']);
   const overflowed = outcomes.filter((o) => o.status === 503);
   t.true(overflowed.every((o) => o.pod === undefined), 'an overflow is answered by the waypoint, not the server');
-  const lines = m.access().filter((r) => r['path'] === '/breaker/delay/300' && r['status'] === 503);
+  const overflowLines = (): Readonly<Record<string, unknown>>[] => m.access().filter((r) => r['path'] === '/breaker/delay/300' && r['status'] === 503);
+  await until(() => overflowLines().length >= overflowed.length, () => `${overflowed.length} access lines for the overflowed requests`);
+  const lines = overflowLines();
   t.is(lines.length, overflowed.length);
   t.true(lines.every((r) => r['response_flags'] === 'UO'), JSON.stringify(lines.map((r) => r['response_flags'])));
   // The server never had more than the one request the breaker admits.

@@ -51,7 +51,9 @@ test.serial('a 90/10 weighted split holds within 3 points over 1,000 requests', 
   t.log(`web-v1 ${pods['web-v1']}, web-v2 ${pods['web-v2']}`);
   t.true(v1Share >= 87 && v1Share <= 93, `web-v1 got ${v1Share}% of the requests`);
   // The waypoint's access log: the client's identity proven to it, the VIP asked for, the pod that answered.
-  const line = m.access().find((r) => r['path'] === '/split' && r['upstream'] === `${POD_IP['web-v2']}:8080`);
+  const isV2Split = (r: Readonly<Record<string, unknown>>): boolean => r['path'] === '/split' && r['upstream'] === `${POD_IP['web-v2']}:8080`;
+  await until(() => m.access().some(isV2Split), () => 'an access line for /split answered by web-v2');
+  const line = m.access().find(isV2Split);
   t.like(line, { method: 'GET', status: 200, response_flags: '-', 'src.identity': CLIENT_ID, 'dst.addr': `${VIP.web}:80`, cluster: 'outbound|80||web-v2.shop.svc.cluster.local' });
   // The server saw the client in x-forwarded-for; its ztunnel saw the waypoint's identity on the HBONE
   // connection (pooled, so it is still open: the opened counter, not an access line, shows it).
@@ -89,7 +91,7 @@ test.serial('header-based routing sends x-canary: true to web-v2 only, over HTTP
   t.deepEqual(tally(h1, 'pod'), { 'web-v2': 30 });
   const h2 = await m.send({ host: VIP.web, path: '/canary', count: 30, concurrency: 3, headers: { 'x-canary': 'true' }, http2: true });
   t.deepEqual(tally(h2, 'pod'), { 'web-v2': 30 });
-  t.true(m.access().some((r) => r['path'] === '/canary' && r['protocol'] === 'HTTP/2'));
+  await until(() => m.access().some((r) => r['path'] === '/canary' && r['protocol'] === 'HTTP/2'), () => 'an HTTP/2 access line for /canary');
   // Not "true": the header does not match, the split applies (web-v1 answers most).
   const other = await m.send({ host: VIP.web, path: '/canary', count: 20, concurrency: 2, headers: { 'x-canary': 'yes' } });
   t.true((tally(other, 'pod')['web-v1'] ?? 0) > 0);
@@ -102,8 +104,8 @@ test.serial('a request timeout answers 504 UT while the server is still working;
   t.is(late.status, 504);
   t.is(late.body, 'upstream request timeout');
   t.true(late.ms >= 500, `answered after ${late.ms} ms, before the 500 ms timeout`);
-  const line = m.access().find((r) => r['path'] === '/slow/delay/3000');
-  t.like(line, { status: 504, response_flags: 'UT' });
+  // The access line reaches the waypoint's stdout on its own schedule, not before the response: wait for it.
+  t.like(await accessLine(m, '/slow/delay/3000'), { status: 504, response_flags: 'UT' });
   const quick = await m.one({ host: VIP.web, path: '/slow/delay/10' });
   t.is(quick.status, 200);
   t.is(quick.pod, 'web-v1');
